@@ -1,0 +1,240 @@
+// Package city is the model of a city that ems120 serves: its districts (the service area),
+// ambulance stations, hospitals, fleet and demand, and the travel-time model that turns a
+// pair of positions into an ETA. The built-in city is Wuhan (see Wuhan and wuhan.json).
+package city
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/geojson"
+	"github.com/twpayne/go-geom/xy"
+
+	"github.com/ems120/ems120/contract"
+)
+
+// Point is a WGS84 position.
+type Point struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+// City is everything ems120 knows about the place it serves.
+type City struct {
+	Name      string     `json:"name"`
+	TimeZone  string     `json:"timezone"`
+	Notes     []string   `json:"notes,omitempty"`
+	Districts []District `json:"districts"`
+	Stations  []Station  `json:"stations"`
+	Hospitals []Hospital `json:"hospitals"`
+	Fleet     []Unit     `json:"fleet"`
+}
+
+// District is an administrative district; together they are the service area.
+type District struct {
+	Code       string          `json:"code"`
+	Name       string          `json:"name"`
+	Population int             `json:"population"`
+	Central    bool            `json:"central"`
+	Boundary   json.RawMessage `json:"boundary"` // GeoJSON Polygon or MultiPolygon, WGS84
+
+	area *geom.MultiPolygon
+}
+
+// Area is the district's boundary.
+func (d *District) Area() *geom.MultiPolygon { return d.area }
+
+// Contains reports whether p lies inside the district.
+func (d *District) Contains(p Point) bool {
+	c := geom.Coord{p.Lng, p.Lat}
+	for i := 0; i < d.area.NumPolygons(); i++ {
+		poly := d.area.Polygon(i)
+		if !xy.IsPointInRing(geom.XY, c, poly.LinearRing(0).FlatCoords()) {
+			continue
+		}
+		inHole := false
+		for j := 1; j < poly.NumLinearRings(); j++ {
+			if xy.IsPointInRing(geom.XY, c, poly.LinearRing(j).FlatCoords()) {
+				inHole = true
+				break
+			}
+		}
+		if !inHole {
+			return true
+		}
+	}
+	return false
+}
+
+// Station is an ambulance station (急救站).
+type Station struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	District string `json:"district"`
+	Point
+}
+
+// HospitalKind is the role a hospital plays in the city's plan.
+type HospitalKind string
+
+// Hospital kinds.
+const (
+	// HospitalDesignated (定点医院) takes confirmed infectious patients.
+	HospitalDesignated HospitalKind = "designated"
+	// HospitalFeverClinic (发热门诊) is a general hospital with a fever clinic: suspected fever
+	// patients, and its emergency department takes the rest.
+	HospitalFeverClinic HospitalKind = "fever_clinic"
+	// HospitalFangcang (方舱医院) is a shelter hospital for mild, stable infectious cases.
+	HospitalFangcang HospitalKind = "fangcang"
+	// HospitalGeneral is a general emergency department without a fever clinic.
+	HospitalGeneral HospitalKind = "general"
+)
+
+// Hospital is a destination for transported patients.
+type Hospital struct {
+	ID        string                   `json:"id"`
+	Name      string                   `json:"name"`
+	Kind      HospitalKind             `json:"kind"`
+	District  string                   `json:"district"`
+	Accepting bool                     `json:"accepting"`
+	Beds      map[string]contract.Beds `json:"beds"` // initial bed state, by contract bed kind
+	Point
+}
+
+// Unit is one ambulance of the fleet and its home station.
+type Unit struct {
+	ID      string            `json:"id"`
+	Kind    contract.UnitKind `json:"kind"`
+	Station string            `json:"station"`
+}
+
+// Load reads a city file (the JSON form of City).
+func Load(path string) (*City, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load city: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("load city %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a city from its JSON form.
+func Parse(b []byte) (*City, error) {
+	var c City
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, err
+	}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *City) init() error {
+	var errs []error
+	if len(c.Districts) == 0 {
+		errs = append(errs, errors.New("no districts"))
+	}
+	for i := range c.Districts {
+		d := &c.Districts[i]
+		var g geom.T
+		if err := geojson.Unmarshal(d.Boundary, &g); err != nil {
+			errs = append(errs, fmt.Errorf("district %s boundary: %w", d.Code, err))
+			continue
+		}
+		switch g := g.(type) {
+		case *geom.MultiPolygon:
+			d.area = g
+		case *geom.Polygon:
+			d.area = geom.NewMultiPolygon(geom.XY)
+			if err := d.area.Push(g); err != nil {
+				errs = append(errs, fmt.Errorf("district %s boundary: %w", d.Code, err))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("district %s boundary is a %T, want a (multi)polygon", d.Code, g))
+		}
+	}
+	stations := make(map[string]bool, len(c.Stations))
+	for _, s := range c.Stations {
+		if stations[s.ID] {
+			errs = append(errs, fmt.Errorf("station %s appears twice", s.ID))
+		}
+		stations[s.ID] = true
+		if err := contract.ValidateLatLng(s.Lat, s.Lng); err != nil {
+			errs = append(errs, fmt.Errorf("station %s: %w", s.ID, err))
+		}
+	}
+	hospitals := make(map[string]bool, len(c.Hospitals))
+	for _, h := range c.Hospitals {
+		if hospitals[h.ID] {
+			errs = append(errs, fmt.Errorf("hospital %s appears twice", h.ID))
+		}
+		hospitals[h.ID] = true
+		if err := contract.ValidateLatLng(h.Lat, h.Lng); err != nil {
+			errs = append(errs, fmt.Errorf("hospital %s: %w", h.ID, err))
+		}
+		for k, b := range h.Beds {
+			if b.Total < 0 || b.Occupied < 0 || b.Occupied > b.Total {
+				errs = append(errs, fmt.Errorf("hospital %s beds %s: %+v", h.ID, k, b))
+			}
+		}
+	}
+	units := make(map[string]bool, len(c.Fleet))
+	for _, u := range c.Fleet {
+		if units[u.ID] {
+			errs = append(errs, fmt.Errorf("unit %s appears twice", u.ID))
+		}
+		units[u.ID] = true
+		if !u.Kind.Valid() {
+			errs = append(errs, fmt.Errorf("unit %s: unknown kind %q", u.ID, u.Kind))
+		}
+		if !stations[u.Station] {
+			errs = append(errs, fmt.Errorf("unit %s: unknown station %q", u.ID, u.Station))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Station returns the station with the given id.
+func (c *City) Station(id string) (Station, bool) {
+	for _, s := range c.Stations {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Station{}, false
+}
+
+// DistrictAt returns the district containing p.
+func (c *City) DistrictAt(p Point) (*District, bool) {
+	for i := range c.Districts {
+		if c.Districts[i].Contains(p) {
+			return &c.Districts[i], true
+		}
+	}
+	return nil, false
+}
+
+// Population is the sum of the districts' populations.
+func (c *City) Population() int {
+	n := 0
+	for _, d := range c.Districts {
+		n += d.Population
+	}
+	return n
+}
+
+// NewDistrict builds a district from its boundary.
+func NewDistrict(code, name string, population int, central bool, area *geom.MultiPolygon) (District, error) {
+	b, err := geojson.Marshal(area, geojson.EncodeGeometryWithMaxDecimalDigits(5))
+	if err != nil {
+		return District{}, fmt.Errorf("district %s boundary: %w", code, err)
+	}
+	return District{Code: code, Name: name, Population: population, Central: central, Boundary: b, area: area}, nil
+}

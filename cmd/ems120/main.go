@@ -1,0 +1,180 @@
+// Command ems120 is the 120 dispatch centre: `ems120 demo` runs everything embedded with the
+// built-in Wuhan city; `ems120 serve` runs the daemon against a Kafka cluster and PostgreSQL;
+// `ems120 migrate` applies the schema. See README.md and docs/CONTRACT.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/loadtest"
+	"github.com/ems120/ems120/service"
+	"github.com/ems120/ems120/sql"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "ems120:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `ems120 — 120 emergency dispatch for a megacity
+
+Usage: ems120 <command> [flags]
+
+Commands:
+  demo      everything embedded: Kafka-protocol broker, throwaway PostgreSQL, the Wuhan city,
+            a simulated fleet and call stream, the HTTP API and a status line
+  serve     the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)
+  migrate   apply the SQL migrations to -db
+
+Run 'ems120 <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return errors.New("no command")
+		}
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, getenv, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "simulate", "loadtest", "replay", "coverage":
+		return fmt.Errorf("%s is not built yet (see the open issues); available: demo, serve, migrate", cmd)
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func loadCity(path string) (*city.City, error) {
+	if path == "" {
+		return city.Wuhan(), nil
+	}
+	return city.Load(path)
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
+	dsn := fs.String("db", "", "PostgreSQL DSN; empty starts a throwaway server from the system's binaries")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address")
+	rate := fs.Float64("rate", 1, "synthetic calls per minute (0: only what arrives on the topics)")
+	speed := fs.Float64("speed", 1, "the simulated crews' clock against real time (10 = ten times faster)")
+	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	summary := fs.String("summary", "", "write the summary JSON to this file at exit")
+	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	seed := fs.Uint64("seed", 1, "seed of the synthetic calls and the simulated crews")
+	status := fs.Duration("status", 5*time.Second, "status line period")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	c, err := loadCity(*cityFile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "ems120 demo: %s, %d stations, %d hospitals, %d units; %.1f calls/min; API http://%s (Ctrl-C to stop)\n",
+		c.Name, len(c.Stations), len(c.Hospitals), len(c.Fleet), *rate, *httpAddr)
+	sum, err := loadtest.Demo(ctx, loadtest.DemoConfig{
+		KafkaListen: *listen, DSN: *dsn, HTTPAddr: *httpAddr, City: c, RatePerMin: *rate, Speed: *speed,
+		Duration: *duration, Seed: *seed, StatusEvery: *status, Status: stderr, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if *summary != "" {
+		f, err := os.Create(*summary)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return sum.Write(f)
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kafkaAddrs := fs.String("kafka", getenv("EMS_KAFKA"), "Kafka brokers, host:port,... (env EMS_KAFKA)")
+	dsn := fs.String("db", getenv("DATABASE_URL"), "PostgreSQL DSN (env DATABASE_URL)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address")
+	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	group := fs.String("group", "ems120", "Kafka consumer group")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *kafkaAddrs == "" || *dsn == "" {
+		return errors.New("serve needs -kafka (or EMS_KAFKA) and -db (or DATABASE_URL)")
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	c, err := loadCity(*cityFile)
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(ctx, service.Config{Brokers: strings.Split(*kafkaAddrs, ","), DSN: *dsn, HTTPAddr: *httpAddr,
+		City: c, GroupID: *group, Logger: log})
+	if err != nil {
+		return err
+	}
+	return svc.Run(ctx)
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("db", getenv("DATABASE_URL"), "PostgreSQL DSN (env DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		return errors.New("migrate needs -db (or DATABASE_URL)")
+	}
+	applied, err := sql.Migrate(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s): %v\n", len(applied), applied)
+	return nil
+}

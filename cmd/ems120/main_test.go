@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ems120/ems120/internal/testenv"
+)
+
+func TestRunCommands(t *testing.T) {
+	env := func(string) string { return "" }
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		wantOut string
+	}{
+		{"no command", nil, "no command", "Commands:"},
+		{"help", []string{"help"}, "", "Commands:"},
+		{"unknown", []string{"fly"}, `unknown command "fly"`, "Commands:"},
+		{"serve without config", []string{"serve"}, "serve needs -kafka", ""},
+		{"migrate without db", []string{"migrate"}, "migrate needs -db", ""},
+		{"bad flag", []string{"demo", "-rate", "many"}, "invalid value", ""},
+		{"bad log level", []string{"demo", "-log-level", "loud"}, "-log-level", ""},
+		{"not built yet", []string{"simulate"}, "not built yet", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tt.args, env, &out, &errOut)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if !strings.Contains(errOut.String(), tt.wantOut) {
+				t.Errorf("stderr %q lacks %q", errOut.String(), tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return dsn
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, env, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied 1 migration(s): [1]") {
+		t.Fatalf("first migrate said %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"migrate", "-db", dsn}, env, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied 0 migration(s)") {
+		t.Fatalf("second migrate said %q", out.String())
+	}
+}

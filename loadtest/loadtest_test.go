@@ -1,0 +1,86 @@
+package loadtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/internal/testenv"
+	"github.com/ems120/ems120/sql"
+)
+
+func TestGeneratorIsDeterministicAndInside(t *testing.T) {
+	c := city.Wuhan()
+	a, b := NewGenerator(c, DefaultMix, 7, "T"), NewGenerator(c, DefaultMix, 7, "T")
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	prio := map[int]int{}
+	for i := 0; i < 2000; i++ {
+		x, y := a.Call(at), b.Call(at)
+		if x != y {
+			t.Fatalf("call %d differs between two generators with one seed: %+v vs %+v", i, x, y)
+		}
+		if _, ok := c.DistrictAt(city.Point{Lat: x.Lat, Lng: x.Lng}); !ok {
+			t.Fatalf("call %+v is outside the city", x)
+		}
+		if !x.Category.Valid() || x.Priority < 1 || x.Priority > 4 {
+			t.Fatalf("invalid call %+v", x)
+		}
+		prio[x.Priority]++
+	}
+	// The mix is honoured: P1 is about a tenth.
+	if p1 := float64(prio[1]) / 2000; p1 < 0.07 || p1 > 0.13 {
+		t.Errorf("P1 share = %.3f, want ≈0.10", p1)
+	}
+	if g := a.Gap(60); g <= 0 {
+		t.Errorf("gap = %v", g)
+	}
+}
+
+// The whole demo, briefly and quickly: calls flow in, units are dispatched, the simulated
+// crews drive, finish and free their units, and the summary accounts for every call.
+func TestDemo(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := Demo(ctx, DemoConfig{
+		KafkaListen: "127.0.0.1:0", DSN: dsn, HTTPAddr: "127.0.0.1:0",
+		RatePerMin: 600, Speed: 200, Duration: 12 * time.Second, Seed: 3,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Calls < 30 {
+		t.Fatalf("only %d calls in 12 s at 10/s", sum.Calls)
+	}
+	if sum.Lost != 0 || sum.DuplicateAssignments != 0 {
+		t.Fatalf("summary %+v: lost or duplicated calls", sum)
+	}
+	if sum.Assigned+sum.Queued+sum.Cancelled != sum.Calls {
+		t.Fatalf("summary %+v does not account for every call", sum)
+	}
+	if sum.Within15MinPct == nil || sum.ResponseSP50 == nil || sum.LatencyMsP99 == nil {
+		t.Fatalf("summary %+v lacks live figures", sum)
+	}
+	// Crews at 200× finish an incident in well under 12 s: incidents closed, units reused.
+	st, err := sql.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var closed, progressed int
+	if err := st.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM calls WHERE status = 'closed'),
+		(SELECT count(DISTINCT state) FROM incident_events WHERE state IN ('en_route', 'on_scene', 'transporting', 'at_hospital'))`).
+		Scan(&closed, &progressed); err != nil {
+		t.Fatal(err)
+	}
+	if closed == 0 {
+		t.Errorf("no incident closed: the simulated fleet never freed a unit")
+	}
+	if progressed < 3 {
+		t.Errorf("incidents went through %d of the en route, on scene, transporting, at hospital states; want at least 3", progressed)
+	}
+}

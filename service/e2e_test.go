@@ -1,0 +1,541 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/internal/testenv"
+	"github.com/ems120/ems120/service"
+	"github.com/ems120/ems120/sql"
+	"github.com/ems120/ems120/streams"
+)
+
+// env is one broker and one database, shared by the services a test starts.
+type env struct {
+	t       *testing.T
+	brokers []string
+	dsn     string
+	city    *city.City
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := streams.StartBroker(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return &env{t: t, brokers: b.Addrs(), dsn: testenv.Postgres(t), city: city.Wuhan()}
+}
+
+type running struct {
+	svc  *service.Service
+	stop func() // cancels and waits for Run to return
+}
+
+func (e *env) start(maxBatch int) *running {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	svc, err := service.New(ctx, service.Config{Brokers: e.brokers, DSN: e.dsn, City: e.city, HTTPAddr: "127.0.0.1:0",
+		Logger: log, MaxBatch: maxBatch})
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	// Wait for the HTTP server: Run has recovered the outbox and started the consumers.
+	deadline := time.Now().Add(30 * time.Second)
+	for svc.HTTPAddr() == "" {
+		if time.Now().After(deadline) {
+			e.t.Fatal("service did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &running{svc: svc, stop: stop}
+}
+
+// calls makes n calls near the city's stations (so every one is inside the service area).
+func (e *env) calls(n int, prefix string) []contract.Call {
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(len(prefix))))
+	out := make([]contract.Call, n)
+	for i := range out {
+		st := e.city.Stations[rng.IntN(len(e.city.Stations))]
+		out[i] = contract.Call{
+			CallID: fmt.Sprintf("%s-%04d", prefix, i), ReceivedAt: time.Now().UTC(),
+			Lat: st.Lat + (rng.Float64()-0.5)*0.04, Lng: st.Lng + (rng.Float64()-0.5)*0.04,
+			Priority: 1 + rng.IntN(4), Category: contract.Categories[rng.IntN(len(contract.Categories))],
+		}
+	}
+	return out
+}
+
+func (e *env) produce(topic string, values ...[]byte) {
+	e.t.Helper()
+	w := streams.NewWriter(e.brokers, topic)
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Key: []byte(fmt.Sprint(i)), Value: v}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func encode(t *testing.T, calls []contract.Call) [][]byte {
+	out := make([][]byte, len(calls))
+	for i, c := range calls {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// topicReader reads a whole topic from the beginning, every partition, with no group.
+type topicReader struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (e *env) read(topic string) *topicReader {
+	e.t.Helper()
+	conn, err := kafka.Dial("tcp", e.brokers[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tr := &topicReader{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				tr.mu.Lock()
+				tr.msgs = append(tr.msgs, m)
+				tr.mu.Unlock()
+			}
+		}()
+	}
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+	return tr
+}
+
+func (tr *topicReader) snapshot() []kafka.Message {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]kafka.Message(nil), tr.msgs...)
+}
+
+// waitFor polls until at least n messages arrived, then waits settle for more (duplicates).
+func (tr *topicReader) waitFor(t *testing.T, n int, settle time.Duration) []kafka.Message {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(tr.snapshot()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d messages, want %d", len(tr.snapshot()), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(settle)
+	return tr.snapshot()
+}
+
+func assignmentsByCall(t *testing.T, msgs []kafka.Message) map[string][]contract.Assignment {
+	t.Helper()
+	out := map[string][]contract.Assignment{}
+	for _, m := range msgs {
+		var a contract.Assignment
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			t.Fatalf("assignment %s: %v", m.Value, err)
+		}
+		if string(m.Key) != a.CallID {
+			t.Errorf("assignment key %q is not its call id %q", m.Key, a.CallID)
+		}
+		out[a.CallID] = append(out[a.CallID], a)
+	}
+	return out
+}
+
+// checkRecord verifies the database holds exactly the given calls, each with one assignment,
+// and that no unit serves two live incidents.
+func (e *env) checkRecord(calls []contract.Call) {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := sql.Open(ctx, e.dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	var nCalls, nAssign, distinct, busy, busyDistinct int
+	q := `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM assignments), (SELECT count(DISTINCT call_id) FROM assignments),
+		(SELECT count(*) FROM units WHERE call_id IS NOT NULL), (SELECT count(DISTINCT call_id) FROM units WHERE call_id IS NOT NULL)`
+	if err := st.Pool.QueryRow(ctx, q).Scan(&nCalls, &nAssign, &distinct, &busy, &busyDistinct); err != nil {
+		e.t.Fatal(err)
+	}
+	if nCalls != len(calls) || nAssign != len(calls) || distinct != len(calls) {
+		e.t.Errorf("database: %d calls, %d assignments for %d calls; want %d of each", nCalls, nAssign, distinct, len(calls))
+	}
+	if busy != len(calls) || busyDistinct != len(calls) {
+		e.t.Errorf("database: %d busy units serving %d distinct calls; want %d and %d", busy, busyDistinct, len(calls), len(calls))
+	}
+	var outbox int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&outbox); err != nil {
+		e.t.Fatal(err)
+	}
+	if outbox != 0 {
+		e.t.Errorf("%d outbox rows never published", outbox)
+	}
+}
+
+func checkExactlyOnce(t *testing.T, calls []contract.Call, msgs []kafka.Message) {
+	t.Helper()
+	by := assignmentsByCall(t, msgs)
+	if len(msgs) != len(calls) || len(by) != len(calls) {
+		t.Errorf("%d assignment messages for %d calls; want exactly %d, one per call", len(msgs), len(by), len(calls))
+	}
+	units := map[string]string{}
+	for _, c := range calls {
+		as := by[c.CallID]
+		if len(as) != 1 {
+			t.Errorf("call %s has %d assignments", c.CallID, len(as))
+			continue
+		}
+		if prev, dup := units[as[0].UnitID]; dup {
+			t.Errorf("unit %s assigned to %s and %s", as[0].UnitID, prev, c.CallID)
+		}
+		units[as[0].UnitID] = c.CallID
+		if as[0].HospitalID == "" || as[0].ETAS <= 0 {
+			t.Errorf("assignment %+v lacks a hospital or an ETA", as[0])
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	calls := e.calls(150, "E2E")
+	e.produce(contract.TopicCalls, encode(t, calls)...)
+	assignments := e.read(contract.TopicAssignments)
+	e.start(0)
+	msgs := assignments.waitFor(t, len(calls), time.Second)
+	checkExactlyOnce(t, calls, msgs)
+	e.checkRecord(calls)
+}
+
+// The service is stopped while calls are still arriving and started again: every call is
+// assigned exactly once, on the topic and in the database.
+func TestEndToEndRestartMidStream(t *testing.T) {
+	e := newEnv(t)
+	calls := e.calls(200, "RST")
+	values := encode(t, calls)
+	assignments := e.read(contract.TopicAssignments)
+	first := e.start(10)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		w := streams.NewWriter(e.brokers, contract.TopicCalls)
+		defer w.Close()
+		for i, v := range values {
+			if err := w.WriteMessages(context.Background(), kafka.Message{Key: []byte(calls[i].CallID), Value: v}); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	assignments.waitFor(t, 50, 0)
+	first.stop()
+	stoppedAt := len(assignments.snapshot())
+	e.start(10)
+	<-produced
+	msgs := assignments.waitFor(t, len(calls), 2*time.Second)
+	if stoppedAt >= len(calls) {
+		t.Fatalf("the first service finished everything (%d) before it was stopped: the test proves nothing", stoppedAt)
+	}
+	t.Logf("first service assigned %d of %d before it was stopped", stoppedAt, len(calls))
+	checkExactlyOnce(t, calls, msgs)
+	e.checkRecord(calls)
+}
+
+func TestBadInputGoesToDeadLetter(t *testing.T) {
+	e := newEnv(t)
+	dead := e.read(contract.TopicDeadLetter)
+	assignments := e.read(contract.TopicAssignments)
+	e.start(0)
+	bad := []struct {
+		topic, value, reason string
+	}{
+		{contract.TopicCalls, `{"call_id":"X1","lat":30.6,`, "invalid JSON"},
+		{contract.TopicCalls, `{"call_id":"X2","lat":91,"lng":114.3,"priority":1}`, "lat: 91 is out of range"},
+		{contract.TopicCalls, `{"call_id":"X3","lat":NaN,"lng":114.3,"priority":1}`, "invalid JSON"},
+		{contract.TopicCalls, `{"call_id":"","lat":30.6,"lng":114.3,"priority":1}`, "call_id: empty"},
+		{contract.TopicCalls, `{"call_id":"X5","lat":0,"lng":0,"priority":1}`, "outside the service area"},
+		{contract.TopicUnits, `{"unit_id":"A-001","lat":30.6,"lng":114.3,"status":"napping"}`, "unknown unit status"},
+		{contract.TopicUnits, `{"unit_id":"Z-999","lat":30.6,"lng":114.3,"status":"available"}`, "unknown unit"},
+	}
+	for _, b := range bad {
+		e.produce(b.topic, []byte(b.value))
+	}
+	good := e.calls(1, "GOOD")
+	e.produce(contract.TopicCalls, encode(t, good)...)
+	msgs := dead.waitFor(t, len(bad), time.Second)
+	if len(msgs) != len(bad) {
+		t.Fatalf("%d dead letters, want %d", len(msgs), len(bad))
+	}
+	got := map[string]contract.DeadLetter{}
+	for _, m := range msgs {
+		var dl contract.DeadLetter
+		if err := json.Unmarshal(m.Value, &dl); err != nil {
+			t.Fatal(err)
+		}
+		got[string(dl.ValueBase64)] = dl
+	}
+	for _, b := range bad {
+		dl, ok := got[b.value]
+		if !ok {
+			t.Errorf("no dead letter carries the original bytes of %s", b.value)
+			continue
+		}
+		if dl.Topic != b.topic || !strings.Contains(dl.Error, b.reason) || dl.Value != b.value {
+			t.Errorf("dead letter for %s = %+v, want topic %s and a reason saying %q", b.value, dl, b.topic, b.reason)
+		}
+	}
+	// The pipeline went on: the good call after the bad ones is assigned.
+	as := assignmentsByCall(t, assignments.waitFor(t, 1, 0))
+	if len(as[good[0].CallID]) != 1 {
+		t.Fatalf("the good call was not assigned: %v", as)
+	}
+}
+
+// A call that finds no unit waits in the queue, survives a restart, and gets the first unit
+// that becomes free.
+func TestQueueSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	e.city.Fleet = e.city.Fleet[:1] // one ambulance for the whole city
+	unit := e.city.Fleet[0]
+	st, _ := e.city.Station(unit.Station)
+	assignments := e.read(contract.TopicAssignments)
+	first := e.start(0)
+	calls := e.calls(2, "Q")
+	e.produce(contract.TopicCalls, encode(t, calls[:1])...)
+	assignments.waitFor(t, 1, 0)
+	e.produce(contract.TopicCalls, encode(t, calls[1:])...)
+	deadline := time.Now().Add(30 * time.Second)
+	for first.svc.Stats().Queued != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("second call not queued: %+v", first.svc.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first.stop()
+	second := e.start(0)
+	if q := second.svc.Stats().Queued; q != 1 {
+		t.Fatalf("after restart the queue holds %d calls, want 1", q)
+	}
+	ping, _ := json.Marshal(contract.UnitPing{UnitID: unit.ID, At: time.Now().UTC(), Lat: st.Lat, Lng: st.Lng, Status: contract.StatusAvailable})
+	e.produce(contract.TopicUnits, ping)
+	msgs := assignments.waitFor(t, 2, 500*time.Millisecond)
+	by := assignmentsByCall(t, msgs)
+	if a := by[calls[1].CallID]; len(a) != 1 || a[0].UnitID != unit.ID || !strings.HasPrefix(a[0].Reason, "from_queue") {
+		t.Fatalf("queued call's assignment = %+v, want %s from the queue", a, unit.ID)
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("%d assignment messages, want 2", len(msgs))
+	}
+}
+
+func TestHTTP(t *testing.T) {
+	e := newEnv(t)
+	r := e.start(0)
+	base := "http://" + r.svc.HTTPAddr()
+	get := func(path string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatalf("GET %s: %v in %s", path, err, b)
+			}
+		} else {
+			v = map[string]any{"text": string(b)}
+		}
+		return resp.StatusCode, v
+	}
+	post := func(body string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/calls", "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, v
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("healthz = %d", code)
+	}
+	if code, v := get("/readyz"); code != 200 {
+		t.Errorf("readyz = %d %v", code, v)
+	}
+	// Bad input: 400 with the field and the reason.
+	code, v := post(`{"call_id":"H1","lat":91,"lng":114.3,"priority":1}`)
+	if code != 400 || v["field"] != "lat" || !strings.Contains(fmt.Sprint(v["error"]), "out of range") {
+		t.Errorf("bad call = %d %v, want 400 on lat", code, v)
+	}
+	code, v = post(`not json`)
+	if code != 400 || !strings.Contains(fmt.Sprint(v["error"]), "invalid JSON") {
+		t.Errorf("not json = %d %v", code, v)
+	}
+	// A good call goes onto ems.calls and comes back assigned.
+	code, v = post(`{"call_id":"H-OK","lat":30.5928,"lng":114.3055,"priority":1,"category":"cardiac"}`)
+	if code != 202 || v["call_id"] != "H-OK" {
+		t.Fatalf("good call = %d %v, want 202", code, v)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, v = get("/v1/calls/H-OK")
+		if code == 200 && v["status"] == "assigned" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call never assigned: %d %v", code, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a, _ := v["assignment"].(map[string]any)
+	if a == nil || a["unit_id"] == "" || a["reason"] != "nearest" {
+		t.Errorf("live assignment = %v", v["assignment"])
+	}
+	if evs, _ := v["events"].([]any); len(evs) != 2 {
+		t.Errorf("events = %v, want received and assigned", v["events"])
+	}
+	if code, v := get("/v1/calls/NOPE"); code != 404 || v["error"] == nil {
+		t.Errorf("unknown call = %d %v", code, v)
+	}
+	if code, v := get("/v1/units"); code != 200 || int(v["count"].(float64)) != len(e.city.Fleet) {
+		t.Errorf("units = %d count %v", code, v["count"])
+	}
+	if code, v := get("/v1/queue"); code != 200 || v["count"].(float64) != 0 {
+		t.Errorf("queue = %d %v", code, v)
+	}
+	code, v = get("/metrics")
+	text := fmt.Sprint(v["text"])
+	for _, want := range []string{"ems_calls_total 1", "ems_assignments_total 1", "ems_decision_latency_seconds_bucket",
+		`ems_consumer_lag{topic="ems.calls"} 0`, "ems_queue_length 0"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if code, v := get("/nowhere"); code != 404 || v["error"] == nil {
+		t.Errorf("unknown route = %d %v", code, v)
+	}
+}
+
+// kcat, a third-party Kafka client (librdkafka), writes calls and reads the assignments.
+func TestKcatInterop(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("EMS_REQUIRE_PG") != "" {
+			t.Fatal("kcat is not installed (make test installs it)")
+		}
+		t.Skip("skipping: kcat is not installed (apt-get install kcat, or run make test as root)")
+	}
+	e := newEnv(t)
+	e.start(0)
+	calls := e.calls(40, "KCAT")
+	var in bytes.Buffer
+	for _, c := range calls {
+		b, _ := json.Marshal(c)
+		fmt.Fprintf(&in, "%s\t%s\n", c.CallID, b)
+	}
+	prod := exec.Command(kcat, "-P", "-b", e.brokers[0], "-t", contract.TopicCalls, "-K", "\t")
+	prod.Stdin = &in
+	if out, err := prod.CombinedOutput(); err != nil {
+		t.Fatalf("kcat -P: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cons := exec.CommandContext(ctx, kcat, "-C", "-b", e.brokers[0], "-t", contract.TopicAssignments, "-o", "beginning",
+		"-c", fmt.Sprint(len(calls)), "-f", "%k\t%s\n", "-q")
+	out, err := cons.Output()
+	if err != nil {
+		t.Fatalf("kcat -C: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, "\t")
+		var a contract.Assignment
+		if err := json.Unmarshal([]byte(v), &a); err != nil || a.CallID != k || a.UnitID == "" {
+			t.Errorf("kcat read %q: %v", l, err)
+		}
+		seen[k] = true
+	}
+	if len(seen) != len(calls) {
+		t.Fatalf("kcat read assignments for %d calls, want %d", len(seen), len(calls))
+	}
+	// And no more than one per call: nothing else arrives.
+	extra := exec.Command(kcat, "-C", "-b", e.brokers[0], "-t", contract.TopicAssignments, "-o", "beginning", "-e", "-q")
+	all, err := extra.Output()
+	if err != nil {
+		t.Fatalf("kcat -C -e: %v", err)
+	}
+	if n := strings.Count(string(all), "\n"); n != len(calls) {
+		t.Fatalf("the topic holds %d assignments, want %d", n, len(calls))
+	}
+}

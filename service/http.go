@@ -1,0 +1,196 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/sql"
+)
+
+// Handler is the HTTP API. Every error is JSON: {"error": "...", "field": "..."}.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.HandleFunc("GET /v1/calls/{id}", s.getCall)
+	mux.HandleFunc("POST /v1/calls", s.postCall)
+	mux.HandleFunc("GET /v1/units", s.getUnits)
+	mux.HandleFunc("GET /v1/queue", s.getQueue)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, field, msg string) {
+	writeJSON(w, code, apiError{Error: msg, Field: field})
+}
+
+func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeError(w, http.StatusServiceUnavailable, "", "starting or stopping")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "", "database: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Service) metricsHandler() http.Handler {
+	inner := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.metrics.lag.WithLabelValues(contract.TopicCalls).Set(float64(s.calls.Lag()))
+		s.metrics.lag.WithLabelValues(contract.TopicUnits).Set(float64(s.units.Lag()))
+		inner.ServeHTTP(w, r)
+	})
+}
+
+// callView is the JSON of GET /v1/calls/{id}.
+type callView struct {
+	contract.Call
+	Status      string                `json:"status"`
+	UnitID      string                `json:"unit_id,omitempty"`
+	Assignment  *contract.Assignment  `json:"assignment,omitempty"` // the live one
+	Assignments []contract.Assignment `json:"assignments"`
+	Events      []eventView           `json:"events"`
+}
+
+type eventView struct {
+	At     time.Time `json:"at"`
+	Type   string    `json:"type"`
+	State  string    `json:"state"`
+	UnitID string    `json:"unit_id,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+func (s *Service) getCall(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d, err := s.store.CallDetail(r.Context(), id)
+	if errors.Is(err, sql.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "call_id", fmt.Sprintf("no call %q (a call just posted may still be on its way)", id))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	v := callView{Call: d.Call.Call, Status: d.Call.Status, UnitID: d.Call.UnitID,
+		Assignments: []contract.Assignment{}, Events: []eventView{}}
+	for _, a := range d.Assignments {
+		v.Assignments = append(v.Assignments, a.Assignment)
+	}
+	if n := len(v.Assignments); n > 0 && d.Call.UnitID != "" {
+		v.Assignment = &v.Assignments[n-1]
+	}
+	for _, e := range d.Events {
+		v.Events = append(v.Events, eventView{At: e.At, Type: e.Type, State: e.State, UnitID: e.UnitID, Reason: e.Reason})
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) postCall(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, contract.MaxMessageBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "", "reading the body: "+err.Error())
+		return
+	}
+	c, err := contract.DecodeCall(body)
+	if err == nil {
+		err = s.checkArea(c)
+	}
+	if err != nil {
+		var ve *contract.Error
+		field := ""
+		if errors.As(err, &ve) {
+			field = ve.Field
+		}
+		writeError(w, http.StatusBadRequest, field, err.Error())
+		return
+	}
+	if c.ReceivedAt.IsZero() {
+		c.ReceivedAt = s.cfg.Now().UTC()
+	}
+	value, _ := json.Marshal(c)
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.intake.WriteMessages(ctx, kafka.Message{Key: []byte(c.CallID), Value: value}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "", "the call could not be put on "+contract.TopicCalls+": "+err.Error())
+		return
+	}
+	w.Header().Set("Location", "/v1/calls/"+c.CallID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": c.CallID, "status": "accepted",
+		"topic": contract.TopicCalls, "location": "/v1/calls/" + c.CallID})
+}
+
+type unitView struct {
+	ID        string     `json:"unit_id"`
+	Kind      string     `json:"kind"`
+	StationID string     `json:"station_id,omitempty"`
+	Status    string     `json:"status"`
+	CallID    string     `json:"call_id,omitempty"`
+	Lat       float64    `json:"lat"`
+	Lng       float64    `json:"lng"`
+	PingAt    *time.Time `json:"ping_at,omitempty"`
+}
+
+func (s *Service) getUnits(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	units := s.engine.Units()
+	s.mu.Unlock()
+	out := make([]unitView, len(units))
+	for i, u := range units {
+		out[i] = unitView{ID: u.ID, Kind: string(u.Kind), StationID: u.StationID, Status: string(u.Status), CallID: u.CallID,
+			Lat: u.Pos.Lat, Lng: u.Pos.Lng}
+		if !u.PingAt.IsZero() && u.PingAt.Unix() != 0 {
+			t := u.PingAt
+			out[i].PingAt = &t
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"units": out, "count": len(out)})
+}
+
+type queuedView struct {
+	contract.Call
+	WaitingS int `json:"waiting_s"`
+}
+
+func (s *Service) getQueue(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	q := s.engine.Queue()
+	s.mu.Unlock()
+	now := s.cfg.Now()
+	out := make([]queuedView, len(q))
+	for i, inc := range q {
+		out[i] = queuedView{Call: inc.Call, WaitingS: int(now.Sub(inc.Call.ReceivedAt).Seconds())}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": out, "count": len(out)})
+}

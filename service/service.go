@@ -1,0 +1,276 @@
+// Package service is the running ems120 daemon: it consumes ems.calls and ems.units, asks the
+// dispatch engine for decisions, records them in PostgreSQL, publishes them through a
+// transactional outbox to ems.assignments, and serves the HTTP API.
+//
+// The flow of one batch of calls: decode and validate (refusals go to ems.deadletter) →
+// one transaction: insert the calls that are new (a replay inserts nothing, so it decides
+// nothing), let the engine decide for them, write the decisions, the incident events, the
+// units and the outbox rows → commit → commit the Kafka offsets → publish the outbox rows and
+// delete them. A crash anywhere replays at most the batch in hand, and the replay is a no-op.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/hospitals"
+	"github.com/ems120/ems120/sql"
+	"github.com/ems120/ems120/streams"
+)
+
+// Config configures a Service.
+type Config struct {
+	Brokers  []string
+	DSN      string
+	HTTPAddr string // "" for no HTTP server
+	City     *city.City
+	GroupID  string // consumer group; default "ems120"
+	Logger   *slog.Logger
+	Now      func() time.Time // default time.Now
+	// Dispatch rules; zero values take the dispatch package's defaults (5 km, 15 min, 40 km).
+	StandardRadiusM float64
+	StandardETA     time.Duration
+	MaxRadiusM      float64
+	MaxBatch        int // messages per batch; default 1000
+}
+
+// Service is the daemon.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	store     *sql.Store
+	travel    city.TravelModel
+	hospitals *hospitals.Registry
+	metrics   *metrics
+	outbox    *publisher
+	dlq       *kafka.Writer // ems.deadletter
+	intake    *kafka.Writer // ems.calls, for calls taken over HTTP
+	calls     *streams.Consumer
+	units     *streams.Consumer
+
+	mu     sync.Mutex // guards engine and everything it decides until the decision is durable
+	engine *dispatch.Engine
+	stats  atomic.Pointer[dispatch.Stats]
+
+	ready    atomic.Bool
+	httpAddr atomic.Pointer[string]
+}
+
+// New prepares a service: creates missing topics, applies migrations, seeds the city, loads
+// the fleet and the live incidents from the database. Run starts it.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("service: no Kafka brokers")
+	}
+	if cfg.DSN == "" {
+		return nil, errors.New("service: no database")
+	}
+	if cfg.City == nil {
+		return nil, errors.New("service: no city")
+	}
+	if cfg.GroupID == "" {
+		cfg.GroupID = "ems120"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxRadiusM == 0 {
+		cfg.MaxRadiusM = 40_000
+	}
+	if err := streams.EnsureTopics(ctx, cfg.Brokers, streams.Topics); err != nil {
+		return nil, err
+	}
+	if _, err := sql.Migrate(ctx, cfg.DSN); err != nil {
+		return nil, err
+	}
+	store, err := sql.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.SeedCity(ctx, cfg.City); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("seed city: %w", err)
+	}
+	loc, err := time.LoadLocation(cfg.City.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	s := &Service{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		store:     store,
+		travel:    city.DefaultTravelModel(loc),
+		hospitals: hospitals.NewRegistry(cfg.City),
+		metrics:   newMetrics(),
+		dlq:       streams.NewWriter(cfg.Brokers, contract.TopicDeadLetter),
+		intake:    streams.NewWriter(cfg.Brokers, contract.TopicCalls),
+	}
+	s.outbox = newPublisher(store, cfg.Brokers, s.metrics, cfg.Logger, cfg.Now)
+	s.calls = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCalls,
+		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
+	s.units = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicUnits,
+		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
+	s.metrics.gauges(s.Stats)
+	if err := s.reload(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) newEngine() *dispatch.Engine {
+	return dispatch.New(dispatch.Config{
+		Travel:          s.travel,
+		StandardRadiusM: s.cfg.StandardRadiusM,
+		StandardETA:     s.cfg.StandardETA,
+		MaxRadiusM:      s.cfg.MaxRadiusM,
+		Destination:     s.hospitals.Destination,
+	})
+}
+
+// reload rebuilds the engine from the database, the source of truth. It runs at start-up and
+// after a failed transaction, when the engine may hold decisions that were never recorded.
+func (s *Service) reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+func (s *Service) reloadLocked(ctx context.Context) error {
+	e := s.newEngine()
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
+		if err := e.AddUnit(dispatch.Unit{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Pos: u.Pos, Status: u.Status,
+			CallID: u.CallID, PingAt: u.PingAt, StatusAt: u.StatusAt}); err != nil {
+			return fmt.Errorf("load fleet: %w", err)
+		}
+	}
+	calls, err := s.store.LiveCalls(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		inc := dispatch.Incident{Call: c.Call, State: dispatch.State(c.Status), UnitID: c.UnitID, Seq: c.Seq}
+		if err := e.Restore(inc); err != nil {
+			// The record disagrees with itself (a unit that does not name the call). The call
+			// must not be lost: it waits in the queue and is dispatched again.
+			s.log.Warn("restoring a live call as queued", "call_id", c.CallID, "err", err)
+			inc.State, inc.UnitID = dispatch.StateQueued, ""
+			if err := e.Restore(inc); err != nil {
+				return fmt.Errorf("restore %s: %w", c.CallID, err)
+			}
+		}
+	}
+	s.engine = e
+	s.publishStats()
+	return nil
+}
+
+// Run serves until ctx is cancelled, then shuts down in order: the consumers finish the
+// batch in hand and commit it; the outbox publishes what is pending (what it cannot stays in
+// the database for the next start); the HTTP server drains.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.close()
+	// Messages left in the outbox by an earlier run go out before anything new.
+	if err := s.outbox.recover(ctx); err != nil {
+		return err
+	}
+	// Queued calls restored at start-up meet the available fleet.
+	err := s.commit(ctx, nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+		return s.engine.AssignQueued(now), nil
+	})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	g.Go(func() error { return s.outbox.run(pubCtx) })
+	g.Go(func() error {
+		defer stopPub() // the consumers are done: nothing new will enter the outbox
+		cg, cctx := errgroup.WithContext(gctx)
+		cg.Go(func() error { return s.calls.Run(cctx, s.handleCalls) })
+		cg.Go(func() error { return s.units.Run(cctx, s.handleUnits) })
+		return cg.Wait()
+	})
+	if s.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		addr := ln.Addr().String()
+		s.httpAddr.Store(&addr)
+		srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	s.ready.Store(true)
+	s.log.Info("ems120 running", "brokers", strings.Join(s.cfg.Brokers, ","), "http", s.cfg.HTTPAddr,
+		"units", s.Stats().Units, "live_calls", s.Stats().Live)
+	err = g.Wait()
+	s.ready.Store(false)
+	return err
+}
+
+// HTTPAddr is the address the HTTP server listens on, once Run has started it.
+func (s *Service) HTTPAddr() string {
+	if p := s.httpAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *Service) close() {
+	s.dlq.Close()
+	s.intake.Close()
+	s.outbox.close()
+	s.store.Close()
+}
+
+// Stats returns the engine's counts as of the last batch.
+func (s *Service) Stats() dispatch.Stats {
+	if p := s.stats.Load(); p != nil {
+		return *p
+	}
+	return dispatch.Stats{}
+}
+
+// Status returns the counters for a status line.
+func (s *Service) Status() Status { return s.metrics.status(s.Stats()) }
+
+// publishStats copies the engine's counts for readers that must not take the engine lock.
+// Call with s.mu held.
+func (s *Service) publishStats() {
+	st := s.engine.Stats()
+	s.stats.Store(&st)
+}

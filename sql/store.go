@@ -1,0 +1,496 @@
+package sql
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/ewkb"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+)
+
+// ErrNotFound is returned when a looked-up record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// SRID of every geometry: WGS84.
+const SRID = 4326
+
+// Store is the PostgreSQL record.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects a pool to dsn. Every connection learns PostGIS's geometry and geography types
+// as bytea, so go-geom ewkb values read and write them directly.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	cfg.AfterConnect = registerPostGIS
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Store{Pool: pool}, nil
+}
+
+func registerPostGIS(ctx context.Context, conn *pgx.Conn) error {
+	for _, name := range []string{"geometry", "geography"} {
+		var oid uint32
+		err := conn.QueryRow(ctx, "SELECT oid FROM pg_type WHERE typname = $1", name).Scan(&oid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // PostGIS is not installed in this database (yet)
+		}
+		if err != nil {
+			return fmt.Errorf("look up type %s: %w", name, err)
+		}
+		conn.TypeMap().RegisterType(&pgtype.Type{Name: name, OID: oid, Codec: pgtype.ByteaCodec{}})
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.Pool.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+
+// PointEWKB encodes a position as a PostGIS point (EWKB with SRID 4326).
+func PointEWKB(p city.Point) []byte {
+	b, err := ewkb.Marshal(geom.NewPointFlat(geom.XY, []float64{p.Lng, p.Lat}).SetSRID(SRID), binary.LittleEndian)
+	if err != nil {
+		panic(err) // a 2D point always encodes
+	}
+	return b
+}
+
+func pointOf(g *ewkb.Point) city.Point {
+	if !g.Valid() {
+		return city.Point{}
+	}
+	return city.Point{Lat: g.Y(), Lng: g.X()}
+}
+
+// SeedCity writes the city's districts, stations and hospitals (updating names, kinds and
+// positions of existing ones) and adds the fleet's units that are not there yet, available at
+// their stations. Units already present keep their state: a restart does not reset the fleet.
+func (s *Store) SeedCity(ctx context.Context, c *city.City) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for i := range c.Districts {
+			d := &c.Districts[i]
+			b.Queue(`INSERT INTO districts (code, name, population, central, boundary) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, population = EXCLUDED.population,
+				central = EXCLUDED.central, boundary = EXCLUDED.boundary`,
+				d.Code, d.Name, d.Population, d.Central, &ewkb.MultiPolygon{MultiPolygon: d.Area().SetSRID(SRID)})
+		}
+		for _, st := range c.Stations {
+			b.Queue(`INSERT INTO stations (id, name, district, geom) VALUES ($1, $2, NULLIF($3, ''), $4)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, district = EXCLUDED.district, geom = EXCLUDED.geom`,
+				st.ID, st.Name, st.District, PointEWKB(st.Point))
+		}
+		for _, h := range c.Hospitals {
+			beds, err := json.Marshal(h.Beds)
+			if err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO hospitals (id, name, kind, district, accepting, beds, geom)
+				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+				district = EXCLUDED.district, geom = EXCLUDED.geom`,
+				h.ID, h.Name, string(h.Kind), h.District, h.Accepting, beds, PointEWKB(h.Point))
+		}
+		for _, u := range c.Fleet {
+			st, _ := c.Station(u.Station)
+			b.Queue(`INSERT INTO units (id, kind, station_id, status, geom) VALUES ($1, $2, $3, 'available', $4)
+				ON CONFLICT (id) DO NOTHING`, u.ID, string(u.Kind), u.Station, PointEWKB(st.Point))
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
+// UnitRow is a unit as stored.
+type UnitRow struct {
+	ID        string
+	Kind      contract.UnitKind
+	StationID string
+	Status    contract.UnitStatus
+	CallID    string
+	Pos       city.Point
+	PingAt    time.Time
+	StatusAt  time.Time
+}
+
+// Units returns every unit.
+func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, kind, coalesce(station_id, ''), status, coalesce(call_id, ''), geom,
+		coalesce(ping_at, 'epoch'), coalesce(status_at, 'epoch') FROM units ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("units: %w", err)
+	}
+	var out []UnitRow
+	defer rows.Close()
+	for rows.Next() {
+		var u UnitRow
+		var kind, status string
+		var pt ewkb.Point
+		if err := rows.Scan(&u.ID, &kind, &u.StationID, &status, &u.CallID, &pt, &u.PingAt, &u.StatusAt); err != nil {
+			return nil, fmt.Errorf("units: %w", err)
+		}
+		u.Kind, u.Status, u.Pos = contract.UnitKind(kind), contract.UnitStatus(status), pointOf(&pt)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CallRow is a call as stored, with its current state.
+type CallRow struct {
+	contract.Call
+	Status string
+	UnitID string
+	Seq    int // assignments made so far
+}
+
+// LiveCalls returns the calls that are neither closed nor cancelled, oldest first.
+func (s *Store) LiveCalls(ctx context.Context) ([]CallRow, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
+		c.address, c.status, coalesce(c.unit_id, ''),
+		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0)
+		FROM calls c WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.received_at, c.call_id`)
+	if err != nil {
+		return nil, fmt.Errorf("live calls: %w", err)
+	}
+	defer rows.Close()
+	var out []CallRow
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("live calls: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func scanCall(row pgx.Row) (CallRow, error) {
+	var c CallRow
+	var pt ewkb.Point
+	var prio int16
+	var cat string
+	var seq int32
+	if err := row.Scan(&c.CallID, &c.ReceivedAt, &pt, &prio, &cat, &c.Infectious, &c.Address, &c.Status, &c.UnitID, &seq); err != nil {
+		return CallRow{}, err
+	}
+	p := pointOf(&pt)
+	c.Lat, c.Lng, c.Priority, c.Category, c.Seq = p.Lat, p.Lng, int(prio), contract.Category(cat), int(seq)
+	return c, nil
+}
+
+// Source is where a message came from.
+type Source struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// Tx is a transaction of the store.
+type Tx struct{ tx pgx.Tx }
+
+// InTx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(Tx) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return fn(Tx{tx}) })
+}
+
+// InsertCalls records calls that are not recorded yet, in state "received", and returns the ids
+// of those it inserted: a call already present (a replay) is left as it is.
+func (t Tx) InsertCalls(ctx context.Context, calls []contract.Call, srcs []Source) (map[string]bool, error) {
+	n := len(calls)
+	ids, cats, addrs, topics := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at, geoms := make([]time.Time, n), make([][]byte, n)
+	prios, parts := make([]int16, n), make([]int32, n)
+	inf, offs := make([]bool, n), make([]int64, n)
+	for i, c := range calls {
+		ids[i], cats[i], addrs[i], at[i] = c.CallID, string(c.Category), c.Address, c.ReceivedAt
+		geoms[i], prios[i], inf[i] = PointEWKB(city.Point{Lat: c.Lat, Lng: c.Lng}), int16(c.Priority), c.Infectious
+		if i < len(srcs) {
+			topics[i], parts[i], offs[i] = srcs[i].Topic, int32(srcs[i].Partition), srcs[i].Offset
+		}
+	}
+	rows, err := t.tx.Query(ctx, `INSERT INTO calls (call_id, received_at, priority, category, infectious, address, geom,
+			status, src_topic, src_partition, src_offset)
+		SELECT u.id, u.at, u.prio, u.cat, u.inf, u.addr, ST_GeomFromEWKB(u.g), 'received', NULLIF(u.topic, ''), u.part, u.off
+		FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::text[], $5::bool[], $6::text[], $7::bytea[],
+			$8::text[], $9::int[], $10::bigint[]) AS u(id, at, prio, cat, inf, addr, g, topic, part, off)
+		ON CONFLICT (call_id) DO NOTHING RETURNING call_id`,
+		ids, at, prios, cats, inf, addrs, geoms, topics, parts, offs)
+	if err != nil {
+		return nil, fmt.Errorf("insert calls: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("insert calls: %w", err)
+	}
+	out := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// AssignmentRow is one assignment of a call.
+type AssignmentRow struct {
+	contract.Assignment
+	Seq int
+}
+
+// EventRow is one step in the incident log.
+type EventRow struct {
+	CallID string
+	At     time.Time
+	Type   string
+	State  string
+	UnitID string
+	Reason string
+}
+
+// CallState is a call's state after a batch.
+type CallState struct {
+	CallID string
+	State  string
+	UnitID string // empty when no unit serves it
+}
+
+// OutboxMsg is a message to publish.
+type OutboxMsg struct {
+	ID    int64
+	Topic string
+	Key   []byte
+	Value []byte
+}
+
+// Changes is what one batch of engine decisions does to the record.
+type Changes struct {
+	Calls       []CallState
+	Assignments []AssignmentRow
+	Events      []EventRow
+	Units       []UnitRow
+	Outbox      []OutboxMsg
+}
+
+// Empty reports whether there is nothing to write.
+func (c *Changes) Empty() bool {
+	return len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units)+len(c.Outbox) == 0
+}
+
+// releases are the states in which a call holds no unit.
+var releases = map[string]bool{"received": true, "queued": true, "closed": true, "cancelled": true}
+
+// Apply writes the changes in one round trip and returns the ids given to the outbox messages,
+// in order. Calls that release a unit are updated before calls that take one, so the
+// one-live-incident-per-unit index never sees a unit handed over within the batch twice.
+func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
+	b := &pgx.Batch{}
+	var release, take []CallState
+	for _, c := range ch.Calls {
+		if releases[c.State] || c.UnitID == "" {
+			release = append(release, c)
+		} else {
+			take = append(take, c)
+		}
+	}
+	for _, group := range [][]CallState{release, take} {
+		if len(group) == 0 {
+			continue
+		}
+		ids, states, units := make([]string, len(group)), make([]string, len(group)), make([]string, len(group))
+		for i, c := range group {
+			ids[i], states[i], units[i] = c.CallID, c.State, c.UnitID
+		}
+		b.Queue(`UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(call_id, status, unit_id) WHERE c.call_id = u.call_id`,
+			ids, states, units)
+	}
+	if n := len(ch.Assignments); n > 0 {
+		calls, units, hosps, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs, etas, dists := make([]int32, n), make([]int32, n), make([]int32, n)
+		at, within := make([]time.Time, n), make([]bool, n)
+		for i, a := range ch.Assignments {
+			calls[i], units[i], hosps[i], reasons[i] = a.CallID, a.UnitID, a.HospitalID, a.Reason
+			seqs[i], etas[i], dists[i], at[i], within[i] = int32(a.Seq), int32(a.ETAS), int32(a.DistanceM), a.DecidedAt, a.WithinStandard
+		}
+		b.Queue(`INSERT INTO assignments (call_id, seq, unit_id, decided_at, eta_s, distance_m, within_standard, hospital_id, reason)
+			SELECT u.c, u.s, u.un, u.at, u.eta, u.d, u.w, NULLIF(u.h, ''), u.r
+			FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::int[], $7::bool[], $8::text[], $9::text[])
+			AS u(c, s, un, at, eta, d, w, h, r)`,
+			calls, seqs, units, at, etas, dists, within, hosps, reasons)
+	}
+	if n := len(ch.Events); n > 0 {
+		calls, types, states, units, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		at := make([]time.Time, n)
+		for i, e := range ch.Events {
+			calls[i], types[i], states[i], units[i], reasons[i], at[i] = e.CallID, e.Type, e.State, e.UnitID, e.Reason, e.At
+		}
+		b.Queue(`INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
+			SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+			AS u(c, at, t, s, un, r, ord) ORDER BY u.ord`,
+			calls, at, types, states, units, reasons)
+	}
+	if n := len(ch.Units); n > 0 {
+		ids, kinds, stations, statuses, calls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		geoms := make([][]byte, n)
+		pings, changed := make([]*time.Time, n), make([]*time.Time, n)
+		for i, u := range ch.Units {
+			ids[i], kinds[i], stations[i], statuses[i], calls[i] = u.ID, string(u.Kind), u.StationID, string(u.Status), u.CallID
+			geoms[i] = PointEWKB(u.Pos)
+			pings[i], changed[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt)
+		}
+		b.Queue(`INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, updated_at)
+			SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, now()
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
+			AS u(id, k, st, s, c, g, p, sa)
+			ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
+			call_id = EXCLUDED.call_id, geom = EXCLUDED.geom, ping_at = EXCLUDED.ping_at, status_at = EXCLUDED.status_at,
+			updated_at = now()`,
+			ids, kinds, stations, statuses, calls, geoms, pings, changed)
+	}
+	var outboxQueued bool
+	if n := len(ch.Outbox); n > 0 {
+		topics, keys, values := make([]string, n), make([][]byte, n), make([][]byte, n)
+		for i, m := range ch.Outbox {
+			topics[i], keys[i], values[i] = m.Topic, m.Key, m.Value
+		}
+		b.Queue(`INSERT INTO outbox (topic, key, value)
+			SELECT u.t, u.k, u.v FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(t, k, v, ord)
+			ORDER BY u.ord RETURNING id`, topics, keys, values)
+		outboxQueued = true
+	}
+	if b.Len() == 0 {
+		return nil, nil
+	}
+	br := t.tx.SendBatch(ctx, b)
+	defer br.Close()
+	last := b.Len()
+	if outboxQueued {
+		last--
+	}
+	for i := 0; i < last; i++ {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("apply changes: %w", err)
+		}
+	}
+	if !outboxQueued {
+		return nil, br.Close()
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("apply changes: outbox: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("apply changes: outbox: %w", err)
+	}
+	return ids, br.Close()
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() || t.Equal(time.Unix(0, 0)) {
+		return nil
+	}
+	return &t
+}
+
+// PendingOutbox returns up to limit unpublished messages with id > after, oldest first.
+func (s *Store) PendingOutbox(ctx context.Context, after int64, limit int) ([]OutboxMsg, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, topic, key, value FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMsg, error) {
+		var m OutboxMsg
+		err := r.Scan(&m.ID, &m.Topic, &m.Key, &m.Value)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	return msgs, nil
+}
+
+// DeleteOutbox removes published messages.
+func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("delete outbox: %w", err)
+	}
+	return nil
+}
+
+// CallDetail is everything recorded about one call.
+type CallDetail struct {
+	Call        CallRow
+	Assignments []AssignmentRow
+	Events      []EventRow
+}
+
+// CallDetail returns a call with its assignments and its event log, or ErrNotFound.
+func (s *Store) CallDetail(ctx context.Context, id string) (CallDetail, error) {
+	var d CallDetail
+	row := s.Pool.QueryRow(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
+		c.address, c.status, coalesce(c.unit_id, ''),
+		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0)
+		FROM calls c WHERE c.call_id = $1`, id)
+	c, err := scanCall(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, ErrNotFound
+	}
+	if err != nil {
+		return d, fmt.Errorf("call %s: %w", id, err)
+	}
+	d.Call = c
+	rows, err := s.Pool.Query(ctx, `SELECT seq, unit_id, decided_at, eta_s, distance_m, within_standard,
+		coalesce(hospital_id, ''), reason FROM assignments WHERE call_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return d, fmt.Errorf("call %s: %w", id, err)
+	}
+	d.Assignments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AssignmentRow, error) {
+		a := AssignmentRow{Assignment: contract.Assignment{CallID: id}}
+		var seq, eta, dist int32
+		err := r.Scan(&seq, &a.UnitID, &a.DecidedAt, &eta, &dist, &a.WithinStandard, &a.HospitalID, &a.Reason)
+		a.Seq, a.ETAS, a.DistanceM = int(seq), int(eta), int(dist)
+		return a, err
+	})
+	if err != nil {
+		return d, fmt.Errorf("call %s assignments: %w", id, err)
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT at, type, state, coalesce(unit_id, ''), reason FROM incident_events
+		WHERE call_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return d, fmt.Errorf("call %s: %w", id, err)
+	}
+	d.Events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRow, error) {
+		e := EventRow{CallID: id}
+		err := r.Scan(&e.At, &e.Type, &e.State, &e.UnitID, &e.Reason)
+		return e, err
+	})
+	if err != nil {
+		return d, fmt.Errorf("call %s events: %w", id, err)
+	}
+	return d, nil
+}

@@ -1,0 +1,157 @@
+package sql_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/internal/testenv"
+	"github.com/ems120/ems120/sql"
+)
+
+func openStore(t *testing.T) *sql.Store {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	applied, err := sql.Migrate(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := sql.Migrations()
+	if len(applied) != len(ms) {
+		t.Fatalf("applied %v, want all %d migrations", applied, len(ms))
+	}
+	again, err := sql.Migrate(ctx, dsn)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate applied %v, %v; want nothing", again, err)
+	}
+	st, err := sql.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+func TestSeedAndLoad(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	c := city.Wuhan()
+	if err := st.SeedCity(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SeedCity(ctx, c); err != nil {
+		t.Fatalf("seeding twice: %v", err)
+	}
+	units, err := st.Units(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) != len(c.Fleet) {
+		t.Fatalf("units = %d, want %d", len(units), len(c.Fleet))
+	}
+	s, _ := c.Station(c.Fleet[0].Station)
+	if got := units[0]; got.ID != c.Fleet[0].ID || city.DistanceM(got.Pos, s.Point) > 0.01 || got.Status != contract.StatusAvailable {
+		t.Fatalf("first unit = %+v, want %s available at %v", got, c.Fleet[0].ID, s.Point)
+	}
+	// PostGIS agrees on geometry: every station lies in the district it names.
+	var wrong int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM stations s JOIN districts d ON d.code = s.district
+		WHERE NOT ST_Contains(d.boundary, s.geom)`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Fatalf("%d stations lie outside their district in PostGIS", wrong)
+	}
+}
+
+func TestCallsAndChanges(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	calls := []contract.Call{
+		{CallID: "C1", ReceivedAt: at, Lat: 30.59, Lng: 114.30, Priority: 1, Category: contract.CategoryCardiac, Address: "江汉区"},
+		{CallID: "C2", ReceivedAt: at, Lat: 30.60, Lng: 114.31, Priority: 2, Category: contract.CategoryFever, Infectious: true},
+	}
+	var ids []int64
+	err := st.InTx(ctx, func(tx sql.Tx) error {
+		fresh, err := tx.InsertCalls(ctx, calls, []sql.Source{{Topic: "ems.calls", Partition: 0, Offset: 7}})
+		if err != nil {
+			return err
+		}
+		if len(fresh) != 2 {
+			t.Errorf("fresh = %v, want both", fresh)
+		}
+		ids, err = tx.Apply(ctx, sql.Changes{
+			Calls:       []sql.CallState{{CallID: "C1", State: "assigned", UnitID: "A-001"}, {CallID: "C2", State: "queued"}},
+			Assignments: []sql.AssignmentRow{{Assignment: contract.Assignment{CallID: "C1", UnitID: "A-001", DecidedAt: at, ETAS: 300, DistanceM: 2000, WithinStandard: true, Reason: "nearest"}, Seq: 1}},
+			Events: []sql.EventRow{{CallID: "C1", At: at, Type: "received", State: "received"}, {CallID: "C1", At: at, Type: "assigned", State: "assigned", UnitID: "A-001"},
+				{CallID: "C2", At: at, Type: "queued", State: "queued"}},
+			Units:  []sql.UnitRow{{ID: "A-001", Kind: contract.KindALS, Status: contract.StatusDispatched, CallID: "C1", Pos: city.Point{Lat: 30.5, Lng: 114.2}, StatusAt: at}},
+			Outbox: []sql.OutboxMsg{{Topic: "t", Key: []byte("C1"), Value: []byte("v1")}, {Topic: "t", Key: []byte("C1"), Value: []byte("v2")}},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids[0] >= ids[1] {
+		t.Fatalf("outbox ids = %v, want two increasing", ids)
+	}
+	// A replay inserts nothing.
+	err = st.InTx(ctx, func(tx sql.Tx) error {
+		fresh, err := tx.InsertCalls(ctx, calls, nil)
+		if len(fresh) != 0 {
+			t.Errorf("replay inserted %v", fresh)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := st.LiveCalls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 2 || live[0].CallID != "C1" || live[0].Status != "assigned" || live[0].UnitID != "A-001" || live[0].Seq != 1 ||
+		live[0].Address != "江汉区" || live[0].Lat != 30.59 || live[1].Status != "queued" || !live[1].Infectious {
+		t.Fatalf("live calls = %+v", live)
+	}
+	// The database refuses a second live incident for the same unit.
+	err = st.InTx(ctx, func(tx sql.Tx) error {
+		_, err := tx.Apply(ctx, sql.Changes{Calls: []sql.CallState{{CallID: "C2", State: "assigned", UnitID: "A-001"}}})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "calls_one_live_incident_per_unit") {
+		t.Fatalf("second live incident for A-001: err = %v, want the unique index to refuse", err)
+	}
+	// Handing a unit from a closing call to a queued one in one batch is fine.
+	err = st.InTx(ctx, func(tx sql.Tx) error {
+		_, err := tx.Apply(ctx, sql.Changes{Calls: []sql.CallState{
+			{CallID: "C2", State: "assigned", UnitID: "A-001"}, {CallID: "C1", State: "closed", UnitID: "A-001"}}})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("hand-over in one batch: %v", err)
+	}
+	// The event log is append-only.
+	if _, err := st.Pool.Exec(ctx, `DELETE FROM incident_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("delete from incident_events: err = %v, want append-only", err)
+	}
+	msgs, err := st.PendingOutbox(ctx, 0, 10)
+	if err != nil || len(msgs) != 2 || string(msgs[1].Value) != "v2" {
+		t.Fatalf("pending outbox = %+v, %v", msgs, err)
+	}
+	if err := st.DeleteOutbox(ctx, []int64{msgs[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := st.PendingOutbox(ctx, 0, 10); len(msgs) != 1 {
+		t.Fatalf("after delete, pending = %d, want 1", len(msgs))
+	}
+}

@@ -1,0 +1,177 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ems120/ems120/contract"
+)
+
+func startBroker(t *testing.T) *Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := StartBroker(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func produce(t *testing.T, addrs []string, topic string, from, to int) {
+	t.Helper()
+	w := NewWriter(addrs, topic)
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := from; i < to; i++ {
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consume runs a consumer until `want` distinct values were handled (or the deadline), then
+// stops it and returns every value handled, repeats included.
+func consume(t *testing.T, addrs []string, topic, group string, want int, h func([]kafka.Message) error) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := NewConsumer(ConsumerConfig{Brokers: addrs, GroupID: group, Topic: topic})
+	var mu sync.Mutex
+	var seen []string
+	distinct := map[string]bool{}
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		done <- c.Run(runCtx, func(_ context.Context, msgs []kafka.Message) error {
+			if h != nil {
+				if err := h(msgs); err != nil {
+					return err
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				seen = append(seen, string(m.Value))
+				distinct[string(m.Value)] = true
+			}
+			if len(distinct) >= want {
+				stop()
+			}
+			return nil
+		})
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("timed out with %d of %d values", len(distinct), want)
+	}
+	return seen
+}
+
+func TestEnsureTopicsIsIdempotent(t *testing.T) {
+	b := startBroker(t)
+	if err := EnsureTopics(context.Background(), b.Addrs(), Topics); err != nil {
+		t.Fatalf("second EnsureTopics: %v", err)
+	}
+	conn, err := kafka.Dial("tcp", b.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(contract.TopicCalls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 6 {
+		t.Fatalf("%s has %d partitions, want 6", contract.TopicCalls, len(parts))
+	}
+}
+
+func TestConsumerResumesAfterCommitted(t *testing.T) {
+	b := startBroker(t)
+	produce(t, b.Addrs(), contract.TopicCalls, 0, 20)
+	first := consume(t, b.Addrs(), contract.TopicCalls, "g", 20, nil)
+	if len(first) != 20 {
+		t.Fatalf("first consumer handled %d, want 20", len(first))
+	}
+	produce(t, b.Addrs(), contract.TopicCalls, 20, 25)
+	second := consume(t, b.Addrs(), contract.TopicCalls, "g", 5, nil)
+	for _, v := range second {
+		var n int
+		fmt.Sscan(v, &n)
+		if n < 20 {
+			t.Fatalf("second consumer got %s again although it was committed", v)
+		}
+	}
+}
+
+func TestConsumerRetriesAndNeverSkips(t *testing.T) {
+	b := startBroker(t)
+	produce(t, b.Addrs(), contract.TopicCalls, 0, 10)
+	failures := 2
+	seen := consume(t, b.Addrs(), contract.TopicCalls, "g", 10, func([]kafka.Message) error {
+		if failures > 0 {
+			failures--
+			return errors.New("database down")
+		}
+		return nil
+	})
+	if len(seen) != 10 {
+		t.Fatalf("handled %v, want each of 10 once after the retries", seen)
+	}
+}
+
+func TestUncommittedBatchComesAgain(t *testing.T) {
+	b := startBroker(t)
+	produce(t, b.Addrs(), contract.TopicCalls, 0, 5)
+	// A handler that never succeeds: shutdown leaves the batch uncommitted.
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewConsumer(ConsumerConfig{Brokers: b.Addrs(), GroupID: "g", Topic: contract.TopicCalls})
+	tried := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, func(context.Context, []kafka.Message) error {
+			tried <- struct{}{}
+			return errors.New("always failing")
+		})
+	}()
+	select {
+	case <-tried:
+	case <-time.After(30 * time.Second):
+		t.Fatal("handler never called")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	seen := consume(t, b.Addrs(), contract.TopicCalls, "g", 5, nil)
+	if len(seen) != 5 {
+		t.Fatalf("after an uncommitted batch the next consumer handled %v, want all 5", seen)
+	}
+}
+
+func TestDeadLetterKeepsOriginalBytes(t *testing.T) {
+	orig := []byte{'{', 0xff, 0xfe, '"'}
+	m := DeadLetter(kafka.Message{Topic: contract.TopicCalls, Partition: 2, Offset: 41, Key: []byte("k"), Value: orig},
+		errors.New("invalid JSON"), time.Unix(0, 0))
+	var dl contract.DeadLetter
+	if err := json.Unmarshal(m.Value, &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Topic != contract.TopicCalls || dl.Partition != 2 || dl.Offset != 41 || dl.Error != "invalid JSON" ||
+		string(dl.ValueBase64) != string(orig) || string(m.Key) != "k" {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+}
