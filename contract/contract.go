@@ -141,6 +141,19 @@ type Assignment struct {
 	Reason         string    `json:"reason"`
 }
 
+// IncidentEvent is one step of an incident on ems.events: received, queued, assigned,
+// acknowledged, en_route, on_scene, transporting, at_hospital, closed, cancelled, and the
+// escalations ack_timeout, unit_lost, unit_released, preempted.
+type IncidentEvent struct {
+	CallID string    `json:"call_id"`
+	At     time.Time `json:"at"`
+	Type   string    `json:"type"`
+	State  string    `json:"state"` // the incident's state after the event
+	UnitID string    `json:"unit_id,omitempty"`
+	Seq    int       `json:"seq,omitempty"` // for "assigned": 1 for the first assignment, 2 for the next…
+	Reason string    `json:"reason,omitempty"`
+}
+
 // Beds is one kind of bed at a hospital.
 type Beds struct {
 	Total    int `json:"total"`

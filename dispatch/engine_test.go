@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestReceiveAssignsNearest(t *testing.T) {
 	addUnit(t, e, "far", offset(centre, 3000, 0), contract.KindALS)
 	addUnit(t, e, "near", offset(centre, 0, 1000), contract.KindBLS)
 	addUnit(t, e, "outside", offset(centre, 9000, 0), contract.KindALS)
-	evs := e.Receive(call("C1", centre, 1), t0)
+	evs := e.Receive(call("C1", centre, 2), t0)
 	if len(evs) != 2 || evs[0].Type != EventReceived || evs[1].Type != EventAssigned {
 		t.Fatalf("events = %+v, want received then assigned", evs)
 	}
@@ -107,7 +108,11 @@ func TestBeyondStandardAndQueue(t *testing.T) {
 	if evs[len(evs)-1].Type != EventQueued {
 		t.Fatalf("with no unit left, events = %+v, want queued", evs)
 	}
-	// The unit finishes C1 and reports available: C2 gets it.
+	// The unit reaches C1, finishes and reports available: C2 gets it.
+	if _, err := e.Ping(contract.UnitPing{UnitID: "u12km", At: t0.Add(30 * time.Minute), Lat: centre.Lat, Lng: centre.Lng,
+		Status: contract.StatusOnScene}, t0.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := e.Ping(contract.UnitPing{UnitID: "u12km", At: t0.Add(time.Hour), Lat: centre.Lat, Lng: centre.Lng,
 		Status: contract.StatusAvailable}, t0.Add(time.Hour))
 	if err != nil {
@@ -157,7 +162,7 @@ func TestUnitLostReassigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := lastAssignment(t, evs)
-	if evs[0].Type != EventUnitLost || a.UnitID != "u2" || a.Reason != ReasonUnitLost {
+	if evs[0].Type != EventUnitLost || a.UnitID != "u2" || !strings.HasPrefix(a.Reason, ReasonUnitLost) {
 		t.Fatalf("events = %+v, want unit_lost then u2 reassigned", evs)
 	}
 	if inc, _ := e.Incident("C1"); inc.Seq != 2 || inc.UnitID != "u2" {

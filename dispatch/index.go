@@ -8,61 +8,186 @@ import (
 	"github.com/ems120/ems120/city"
 )
 
-// IndexResolution is the H3 resolution of the fleet index. At resolution 7 a cell's edge is
-// about 1.2 km, so the 5 km circle is a disk of k = 3 (37 cells) and a city's fleet spreads
-// over a few hundred cells: a query reads few cells, each with few units.
+// IndexResolution is the H3 resolution of the fleet index, chosen by measurement
+// (BenchmarkIndexResolution; the table is in BENCHMARKS.md). At Wuhan's latitude a
+// resolution-7 cell has 1.2 km edges and 4.4 km²; the 5 km circle is 3–4 rings. From 500 to
+// 10,000 units it is the fastest resolution for all three operations that matter — the
+// dispatcher's 5 km candidate search (Within), pings (Update: a driving unit rarely leaves so
+// large a cell) and nearest-unit queries — and at 100,000 units still the fastest for Within
+// and Update; only the nearest-unit query is faster there at resolution 8 (12 µs against
+// 36 µs), and the dispatcher does not use it on its hot path. Resolutions 6 and 9 lose
+// across the board at 10,000 units.
 const IndexResolution = 7
 
+// MaxSearchM caps a search radius: an ambulance 200 km away is no answer.
+const MaxSearchM = 200_000
+
 // Index is a spatial index of units on H3 cells. Units are dense int32 handles given by the
-// caller. Update and Remove are O(1); Within visits only the cells of an H3 disk that covers
-// the search circle.
+// caller. Update and Remove are O(1), and an update that stays in the unit's cell or moves to
+// a neighbouring one (a driving unit's 30-second ping, almost always) is settled in Go
+// against the cells' cached outlines, without calling into the H3 C library. Nearest walks
+// rings outwards from the query's cell and stops as soon as no farther ring can hold a closer
+// unit; Within visits the disk that covers a circle. Ring lists are cached per origin cell.
+//
+// An Index is not safe for concurrent use.
 type Index struct {
-	res     int
-	spacing float64 // a lower bound on the distance between neighbouring cell centres, metres
-	cells   map[h3.Cell][]int32
-	where   []slot // by handle
+	res   int
+	n     int
+	cells map[h3.Cell][]int32
+	where []slot // by handle
+	geo   map[h3.Cell]*cellGeo
 }
 
 type slot struct {
 	cell h3.Cell // 0 when absent
 	pos  int32   // position in cells[cell]
-	p    city.Point
+	g    *cellGeo
+	loc  loc
+}
+
+// loc is a position with what the haversine formula needs precomputed.
+type loc struct {
+	p      city.Point
+	la, lo float64 // radians
+	cosLa  float64
+}
+
+func locOf(p city.Point) loc {
+	la, lo := p.Lat*math.Pi/180, p.Lng*math.Pi/180
+	return loc{p: p, la: la, lo: lo, cosLa: math.Cos(la)}
+}
+
+// hav is the haversine of the central angle between a and b: monotonic in distance, so it
+// ranks like distance without the arcsine and square root.
+func hav(a, b *loc) float64 {
+	sLa := math.Sin((b.la - a.la) / 2)
+	sLo := math.Sin((b.lo - a.lo) / 2)
+	return sLa*sLa + a.cosLa*b.cosLa*sLo*sLo
+}
+
+func havToM(h float64) float64 { return 2 * city.EarthRadiusM * math.Asin(math.Sqrt(min(1, h))) }
+
+func mToHav(m float64) float64 {
+	if m >= math.Pi*city.EarthRadiusM {
+		return math.Inf(1)
+	}
+	s := math.Sin(m / (2 * city.EarthRadiusM))
+	return s * s
+}
+
+// cellGeo is what the index keeps about a cell, computed once.
+type cellGeo struct {
+	id    h3.Cell
+	edge  float64      // 0.9 × the cell's shortest edge: a lower bound on edges around it, metres
+	verts []city.Point // the outline, in order
+	ccw   bool         // the outline's orientation in the lat/lng plane
+	nbrs  []*cellGeo   // the neighbours, filled on first need
+	rings [][]h3.Cell  // cells by grid distance from this one, as far as searched yet
+}
+
+func (x *Index) cellGeo(c h3.Cell) *cellGeo {
+	if g, ok := x.geo[c]; ok {
+		return g
+	}
+	g := &cellGeo{id: c}
+	b := h3.CellToBoundary(c)
+	minEdge := math.Inf(1)
+	area := 0.0
+	for i := range b {
+		j := (i + 1) % len(b)
+		g.verts = append(g.verts, city.Point{Lat: b[i].Lat, Lng: b[i].Lng})
+		minEdge = min(minEdge, city.DistanceM(city.Point{Lat: b[i].Lat, Lng: b[i].Lng}, city.Point{Lat: b[j].Lat, Lng: b[j].Lng}))
+		area += b[i].Lng*b[j].Lat - b[j].Lng*b[i].Lat
+	}
+	// H3 cell sizes change by well under 10% over the few dozen rings a search walks.
+	g.edge = 0.9 * minEdge
+	g.ccw = area > 0
+	x.geo[c] = g
+	return g
+}
+
+// contains reports whether p lies in the cell, treating its edges as straight lines in the
+// lat/lng plane: at 0.5 km an edge bows away from that line by millimetres, far inside the
+// margins of the search bounds. A cell with a vertex on an icosahedron edge (more than six
+// vertices) is not convex in that plane; it answers false and the caller asks H3.
+func (g *cellGeo) contains(p city.Point) bool {
+	if len(g.verts) != 6 {
+		return false
+	}
+	for i := range g.verts {
+		a, b := g.verts[i], g.verts[(i+1)%len(g.verts)]
+		cross := (b.Lng-a.Lng)*(p.Lat-a.Lat) - (b.Lat-a.Lat)*(p.Lng-a.Lng)
+		if (cross < 0) == g.ccw && cross != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *Index) neighbours(g *cellGeo) []*cellGeo {
+	if g.nbrs == nil {
+		for _, c := range h3.GridDisk(g.id, 1) {
+			if c != g.id {
+				g.nbrs = append(g.nbrs, x.cellGeo(c))
+			}
+		}
+	}
+	return g.nbrs
+}
+
+// ring returns the cells exactly k rings from g, growing the cached list as needed.
+func (x *Index) ring(g *cellGeo, k int) []h3.Cell {
+	if k >= len(g.rings) {
+		g.rings = h3.GridDiskDistances(g.id, max(k, 2, 2*(len(g.rings)-1)))
+	}
+	if k < len(g.rings) {
+		return g.rings[k]
+	}
+	return nil
 }
 
 // NewIndex returns an empty index at the given H3 resolution.
 func NewIndex(res int) *Index {
-	// Neighbouring hexagon centres are √3 × edge apart; edges vary over the globe by less
-	// than ±40% of the average, so 0.6 × average keeps the bound on the safe side.
-	edge := h3.HexagonEdgeLengthAvgM(res) * 0.6
-	return &Index{res: res, spacing: math.Sqrt(3) * edge, cells: make(map[h3.Cell][]int32)}
+	return &Index{res: res, cells: make(map[h3.Cell][]int32), geo: make(map[h3.Cell]*cellGeo)}
 }
 
 // Len is the number of units in the index.
-func (x *Index) Len() int {
-	n := 0
-	for _, c := range x.cells {
-		n += len(c)
-	}
-	return n
-}
+func (x *Index) Len() int { return x.n }
 
 // Update puts unit h at p, adding it if absent.
 func (x *Index) Update(h int32, p city.Point) {
 	for int(h) >= len(x.where) {
 		x.where = append(x.where, slot{})
 	}
-	cell := h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res)
 	s := &x.where[h]
-	s.p = p
-	if s.cell == cell {
+	s.loc = locOf(p)
+	if s.cell != 0 {
+		if s.g.contains(p) {
+			return // same cell
+		}
+		for _, n := range x.neighbours(s.g) {
+			if n.contains(p) {
+				x.move(h, n)
+				return
+			}
+		}
+	}
+	x.move(h, x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res)))
+}
+
+func (x *Index) move(h int32, g *cellGeo) {
+	s := &x.where[h]
+	if s.cell == g.id {
 		return
 	}
 	if s.cell != 0 {
 		x.unlink(h)
+	} else {
+		x.n++
 	}
-	list := x.cells[cell]
-	s.cell, s.pos = cell, int32(len(list))
-	x.cells[cell] = append(list, h)
+	list := x.cells[g.id]
+	s.cell, s.pos, s.g = g.id, int32(len(list)), g
+	x.cells[g.id] = append(list, h)
 }
 
 // Remove takes unit h out of the index; it is a no-op when h is absent.
@@ -71,7 +196,8 @@ func (x *Index) Remove(h int32) {
 		return
 	}
 	x.unlink(h)
-	x.where[h].cell = 0
+	x.where[h].cell, x.where[h].g = 0, nil
+	x.n--
 }
 
 // Contains reports whether unit h is in the index.
@@ -93,17 +219,75 @@ func (x *Index) unlink(h int32) {
 	}
 }
 
+// ringLowerBound is a lower bound on the distance from a point in the origin cell to any
+// point of a cell k rings out. Neighbouring centres are √3·e apart (e: the edge); the cells
+// of ring k have centres at least k·(3/2)·e from the origin's centre (the middle of a ring's
+// side), each point of a cell lies within e of its centre, and the query point lies within e
+// of the origin's centre: so (1.5k − 2)·e, with e a lower bound on the edge.
+func ringLowerBound(k int, e float64) float64 {
+	return (1.5*float64(k) - 2) * e
+}
+
+// ringsFor is the number of rings that covers a circle of radius r around any point of the
+// origin cell: the first k with ringLowerBound(k+1) > r.
+func ringsFor(r, e float64) int {
+	return int(math.Ceil((r/e+2)/1.5)) - 1
+}
+
+// Nearest returns the unit nearest to p (great-circle) within maxM metres (at most
+// MaxSearchM) that accept admits (nil admits every unit), with its distance. Ties go to the
+// smaller handle.
+func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (best int32, bestM float64, ok bool) {
+	best = -1
+	if x.n == 0 {
+		return best, math.Inf(1), false
+	}
+	maxM = min(maxM, MaxSearchM)
+	q := locOf(p)
+	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
+	maxH, bestH := mToHav(maxM), math.Inf(1)
+	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
+	for k, kMax := 0, ringsFor(maxM, g.edge); k <= kMax; k++ {
+		if ringLowerBound(k, g.edge) > min(bestDist, maxM) {
+			break
+		}
+		for _, c := range x.ring(g, k) {
+			for _, h := range x.cells[c] {
+				if accept != nil && !accept(h) {
+					continue
+				}
+				d := hav(&q, &x.where[h].loc)
+				if d <= maxH && (d < bestH || d == bestH && h < best) {
+					best, bestH = h, d
+				}
+			}
+		}
+		if best >= 0 {
+			bestDist = havToM(bestH)
+		}
+	}
+	if best < 0 {
+		return best, math.Inf(1), false
+	}
+	return best, bestDist, true
+}
+
 // Within calls fn for every unit within radiusM metres (great-circle) of p, with its
 // distance. The order is unspecified.
 func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM float64)) {
-	origin := h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res)
-	// A point at distance d from p lies in a cell whose centre is at most d + one cell
-	// radius away, i.e. within ceil(d/spacing)+1 rings of p's cell.
-	k := int(math.Ceil(radiusM/x.spacing)) + 1
-	for _, c := range h3.GridDisk(origin, k) {
-		for _, h := range x.cells[c] {
-			if d := city.DistanceM(p, x.where[h].p); d <= radiusM {
-				fn(h, d)
+	if x.n == 0 {
+		return
+	}
+	radiusM = min(radiusM, MaxSearchM)
+	q := locOf(p)
+	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
+	maxH := mToHav(radiusM)
+	for k, kMax := 0, ringsFor(radiusM, g.edge); k <= kMax; k++ {
+		for _, c := range x.ring(g, k) {
+			for _, h := range x.cells[c] {
+				if d := hav(&q, &x.where[h].loc); d <= maxH {
+					fn(h, havToM(d))
+				}
 			}
 		}
 	}

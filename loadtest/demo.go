@@ -32,6 +32,9 @@ type DemoConfig struct {
 	StatusEvery time.Duration // status line period; default 5 s
 	Status      io.Writer     // where status lines go (stderr)
 	Logger      *slog.Logger
+	// Dispatch holds the dispatch rules (AckTimeout, Preempt, …); its connection fields are
+	// set by Demo.
+	Dispatch service.Config
 }
 
 // Demo runs everything embedded — the broker, PostgreSQL, the service, the simulated fleet and
@@ -73,7 +76,9 @@ func Demo(ctx context.Context, cfg DemoConfig) (Summary, error) {
 		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	svc, err := service.New(runCtx, service.Config{Brokers: broker.Addrs(), DSN: dsn, HTTPAddr: cfg.HTTPAddr, City: cfg.City, Logger: log})
+	scfg := cfg.Dispatch
+	scfg.Brokers, scfg.DSN, scfg.HTTPAddr, scfg.City, scfg.Logger = broker.Addrs(), dsn, cfg.HTTPAddr, cfg.City, log
+	svc, err := service.New(runCtx, scfg)
 	if err != nil {
 		return Summary{}, err
 	}

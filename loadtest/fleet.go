@@ -24,6 +24,7 @@ const (
 	handoverMin, handoverMax = 10 * time.Minute, 25 * time.Minute
 	transportShare           = 0.8
 	pingEvery                = 30 * time.Second // position pings while driving
+	ackDelay                 = 5 * time.Second  // a crew acknowledges a dispatch on its terminal
 )
 
 // Fleet is the demo's simulated fleet: it reads assignments from ems.assignments (and the
@@ -174,6 +175,8 @@ func (f *Fleet) play(ctx context.Context, w *kafka.Writer, units map[string]*sim
 		scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 		turnout := scale(f.Travel.Turnout(c.Priority))
 		u.leg = leg{from: here, to: here, start: now, end: now.Add(turnout)}
+		// The crew acknowledges on its terminal within seconds of the dispatch.
+		schedule(&step{at: now.Add(scale(ackDelay)), unit: u, gen: gen, status: contract.StatusDispatched})
 		schedule(&step{at: now.Add(turnout), unit: u, gen: gen, status: contract.StatusEnRoute, then: func(t time.Time) {
 			d := scale(f.Travel.Duration(here, scene, t, c.Priority))
 			drive(u, gen, contract.StatusEnRoute, here, scene, t, d, func(t time.Time) {

@@ -71,16 +71,20 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var closed, progressed int
+	var closed, progressed, silent int
 	if err := st.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM calls WHERE status = 'closed'),
-		(SELECT count(DISTINCT state) FROM incident_events WHERE state IN ('en_route', 'on_scene', 'transporting', 'at_hospital'))`).
-		Scan(&closed, &progressed); err != nil {
+		(SELECT count(DISTINCT state) FROM incident_events WHERE state IN ('acknowledged', 'en_route', 'on_scene', 'transporting', 'at_hospital')),
+		(SELECT count(*) FROM incident_events WHERE type = 'ack_timeout')`).
+		Scan(&closed, &progressed, &silent); err != nil {
 		t.Fatal(err)
+	}
+	if silent != 0 {
+		t.Errorf("%d dispatches timed out: the simulated crews do not acknowledge", silent)
 	}
 	if closed == 0 {
 		t.Errorf("no incident closed: the simulated fleet never freed a unit")
 	}
-	if progressed < 3 {
-		t.Errorf("incidents went through %d of the en route, on scene, transporting, at hospital states; want at least 3", progressed)
+	if progressed < 4 {
+		t.Errorf("incidents went through %d of the acknowledged, en route, on scene, transporting, at hospital states; want at least 4", progressed)
 	}
 }

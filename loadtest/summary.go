@@ -56,7 +56,10 @@ func F(v float64) *float64 {
 // FromRecord fills the call counts and response figures of a live run from the database:
 // every call received, what became of it, and the ETA and distance of its first assignment.
 // A call is "lost" if it is in none of assigned, queued, cancelled — which must never happen.
-// A duplicate is a call with a second assignment that is not a reassignment.
+// A duplicate is a call served by more than one unit at the end of the run (the database's
+// unique index makes that impossible; the count proves it). Reassignments — a silent, lost,
+// released or pre-empted unit, an operator's override — replace the live assignment and are
+// not duplicates.
 func FromRecord(ctx context.Context, st *sql.Store, elapsed time.Duration) (Summary, error) {
 	var s Summary
 	var within15, within5, p50, p90 *float64
@@ -69,7 +72,7 @@ func FromRecord(ctx context.Context, st *sql.Store, elapsed time.Duration) (Summ
 			(SELECT count(*) FROM calls WHERE status = 'cancelled'),
 			(SELECT count(*) FROM calls c WHERE status NOT IN ('queued', 'cancelled')
 				AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.call_id = c.call_id)),
-			(SELECT count(DISTINCT call_id) FROM assignments WHERE seq > 1 AND reason NOT LIKE 'reassigned%'),
+			(SELECT count(*) FROM (SELECT call_id FROM units WHERE call_id IS NOT NULL GROUP BY call_id HAVING count(*) > 1) d),
 			(SELECT 100.0 * avg((eta_s <= 900)::int) FROM first),
 			(SELECT 100.0 * avg((distance_m <= 5000)::int) FROM first),
 			(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY eta_s) FROM first),

@@ -53,13 +53,19 @@ type running struct {
 
 func (e *env) start(maxBatch int) *running {
 	e.t.Helper()
+	return e.startWith(service.Config{MaxBatch: maxBatch, AckTimeout: -1})
+}
+
+// startWith starts a service with cfg's dispatch settings on the env's broker and database.
+func (e *env) startWith(cfg service.Config) *running {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	svc, err := service.New(ctx, service.Config{Brokers: e.brokers, DSN: e.dsn, City: e.city, HTTPAddr: "127.0.0.1:0",
-		Logger: log, MaxBatch: maxBatch})
+	cfg.Brokers, cfg.DSN, cfg.City, cfg.HTTPAddr, cfg.Logger = e.brokers, e.dsn, e.city, "127.0.0.1:0", log
+	svc, err := service.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		e.t.Fatal(err)
@@ -104,11 +110,22 @@ func (e *env) calls(n int, prefix string) []contract.Call {
 
 func (e *env) produce(topic string, values ...[]byte) {
 	e.t.Helper()
+	e.produceKeyed(topic, "", values...)
+}
+
+// produceKeyed writes values in order; with a key they share a partition, so they stay in
+// order (a unit's pings); without one, each gets its index as key.
+func (e *env) produceKeyed(topic, key string, values ...[]byte) {
+	e.t.Helper()
 	w := streams.NewWriter(e.brokers, topic)
 	defer w.Close()
 	msgs := make([]kafka.Message, len(values))
 	for i, v := range values {
-		msgs[i] = kafka.Message{Key: []byte(fmt.Sprint(i)), Value: v}
+		k := key
+		if k == "" {
+			k = fmt.Sprint(i)
+		}
+		msgs[i] = kafka.Message{Key: []byte(k), Value: v}
 	}
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		e.t.Fatal(err)
@@ -379,8 +396,10 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	if q := second.svc.Stats().Queued; q != 1 {
 		t.Fatalf("after restart the queue holds %d calls, want 1", q)
 	}
-	ping, _ := json.Marshal(contract.UnitPing{UnitID: unit.ID, At: time.Now().UTC(), Lat: st.Lat, Lng: st.Lng, Status: contract.StatusAvailable})
-	e.produce(contract.TopicUnits, ping)
+	// The unit reaches the first call, finishes it and is free again.
+	onScene, _ := json.Marshal(contract.UnitPing{UnitID: unit.ID, At: time.Now().UTC(), Lat: calls[0].Lat, Lng: calls[0].Lng, Status: contract.StatusOnScene})
+	free, _ := json.Marshal(contract.UnitPing{UnitID: unit.ID, At: time.Now().UTC().Add(time.Millisecond), Lat: st.Lat, Lng: st.Lng, Status: contract.StatusAvailable})
+	e.produceKeyed(contract.TopicUnits, unit.ID, onScene, free)
 	msgs := assignments.waitFor(t, 2, 500*time.Millisecond)
 	by := assignmentsByCall(t, msgs)
 	if a := by[calls[1].CallID]; len(a) != 1 || a[0].UnitID != unit.ID || !strings.HasPrefix(a[0].Reason, "from_queue") {
@@ -537,5 +556,162 @@ func TestKcatInterop(t *testing.T) {
 	}
 	if n := strings.Count(string(all), "\n"); n != len(calls) {
 		t.Fatalf("the topic holds %d assignments, want %d", n, len(calls))
+	}
+}
+
+func eventsOf(t *testing.T, msgs []kafka.Message, callID string) []contract.IncidentEvent {
+	t.Helper()
+	var out []contract.IncidentEvent
+	for _, m := range msgs {
+		var ev contract.IncidentEvent
+		if err := json.Unmarshal(m.Value, &ev); err != nil {
+			t.Fatalf("event %s: %v", m.Value, err)
+		}
+		if ev.CallID == callID {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func eventTypes(evs []contract.IncidentEvent) string {
+	var s []string
+	for _, e := range evs {
+		s = append(s, e.Type)
+	}
+	return strings.Join(s, ",")
+}
+
+// A dispatched unit that stays silent is flagged and the call goes to the next unit, over
+// the real broker and database; every step is an event on ems.events; an acknowledgement
+// stops the clock.
+func TestAckTimeoutEscalatesEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	assignments := e.read(contract.TopicAssignments)
+	events := e.read(contract.TopicEvents)
+	r := e.startWith(service.Config{AckTimeout: 2 * time.Second, TickEvery: 100 * time.Millisecond})
+	c := e.calls(1, "ACK")
+	e.produce(contract.TopicCalls, encode(t, c)...)
+	msgs := assignments.waitFor(t, 2, 0)
+	by := assignmentsByCall(t, msgs)[c[0].CallID]
+	if len(by) != 2 || by[0].UnitID == by[1].UnitID || !strings.HasPrefix(by[1].Reason, "escalated_no_ack") {
+		t.Fatalf("assignments = %+v, want a second unit after the silence", by)
+	}
+	second := by[1].UnitID
+	// The second unit acknowledges: no third assignment.
+	ack, _ := json.Marshal(contract.UnitPing{UnitID: second, At: time.Now().UTC(), Lat: c[0].Lat, Lng: c[0].Lng, Status: contract.StatusDispatched})
+	e.produceKeyed(contract.TopicUnits, second, ack)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		evs := eventsOf(t, events.snapshot(), c[0].CallID)
+		if got := eventTypes(evs); got == "received,assigned,ack_timeout,assigned,acknowledged" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("events on %s: %s", contract.TopicEvents, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // longer than the timeout: an acknowledged call stays put
+	if n := len(assignments.snapshot()); n != 2 {
+		t.Fatalf("%d assignments after the acknowledgement, want 2", n)
+	}
+	var units struct {
+		Units []struct {
+			ID        string     `json:"unit_id"`
+			FlaggedAt *time.Time `json:"flagged_at"`
+		} `json:"units"`
+	}
+	resp, err := http.Get("http://" + r.svc.HTTPAddr() + "/v1/units")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&units); err != nil {
+		t.Fatal(err)
+	}
+	flagged := 0
+	for _, u := range units.Units {
+		if u.FlaggedAt != nil {
+			flagged++
+			if u.ID != by[0].UnitID {
+				t.Errorf("unit %s flagged, want %s", u.ID, by[0].UnitID)
+			}
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("%d units flagged, want 1", flagged)
+	}
+}
+
+// Operators act on calls over HTTP: override the unit, acknowledge, cancel; refusals are 4xx
+// with a reason; every step is recorded and published.
+func TestOperatorCommands(t *testing.T) {
+	e := newEnv(t)
+	events := e.read(contract.TopicEvents)
+	r := e.start(0)
+	base := "http://" + r.svc.HTTPAddr()
+	post := func(path, body string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, v
+	}
+	if code, v := post("/v1/calls", `{"call_id":"OP-1","lat":30.5928,"lng":114.3055,"priority":2,"category":"trauma"}`); code != 202 {
+		t.Fatalf("post call: %d %v", code, v)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(eventsOf(t, events.snapshot(), "OP-1")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("call not assigned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, v := post("/v1/calls/OP-1/assign", `{}`); code != 400 || v["field"] != "unit_id" {
+		t.Errorf("assign without a unit: %d %v", code, v)
+	}
+	if code, v := post("/v1/calls/OP-1/assign", `{"unit_id":"A-200"}`); code != 200 {
+		t.Fatalf("override: %d %v", code, v)
+	}
+	if code, v := post("/v1/calls/OP-1/close", ``); code != 409 || !strings.Contains(fmt.Sprint(v["error"]), "illegal transition") {
+		t.Errorf("close before arriving: %d %v, want 409", code, v)
+	}
+	if code, v := post("/v1/calls/OP-1/ack", `{"unit_id":"A-200"}`); code != 200 {
+		t.Errorf("ack: %d %v", code, v)
+	}
+	if code, v := post("/v1/calls/OP-1/cancel", `{"reason":"caller called back: no longer needed"}`); code != 200 {
+		t.Errorf("cancel: %d %v", code, v)
+	}
+	if code, v := post("/v1/calls/OP-1/cancel", ``); code != 404 {
+		t.Errorf("cancel twice: %d %v, want 404", code, v)
+	}
+	if code, _ := post("/v1/calls/OP-1/ack", `not json`); code != 400 {
+		t.Errorf("bad body: %d, want 400", code)
+	}
+	for {
+		got := eventTypes(eventsOf(t, events.snapshot(), "OP-1"))
+		if got == "received,assigned,unit_released,assigned,acknowledged,cancelled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events: %s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get(base + "/v1/calls/OP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	json.NewDecoder(resp.Body).Decode(&v)
+	if v["status"] != "cancelled" || len(v["assignments"].([]any)) != 2 || len(v["events"].([]any)) != 6 {
+		t.Fatalf("recorded call: %v", v)
 	}
 }

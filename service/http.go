@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/sql"
 )
 
@@ -26,6 +28,21 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /v1/calls/{id}", s.getCall)
 	mux.HandleFunc("POST /v1/calls", s.postCall)
+	mux.HandleFunc("POST /v1/calls/{id}/ack", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		return s.engine.Acknowledge(r.PathValue("id"), b.UnitID, now)
+	}))
+	mux.HandleFunc("POST /v1/calls/{id}/cancel", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		return s.engine.Cancel(r.PathValue("id"), b.Reason, now)
+	}))
+	mux.HandleFunc("POST /v1/calls/{id}/close", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		return s.engine.Close(r.PathValue("id"), now)
+	}))
+	mux.HandleFunc("POST /v1/calls/{id}/assign", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		if b.UnitID == "" {
+			return nil, &contract.Error{Field: "unit_id", Reason: "missing: which unit?"}
+		}
+		return s.engine.Assign(r.PathValue("id"), b.UnitID, now)
+	}))
 	mux.HandleFunc("GET /v1/units", s.getUnits)
 	mux.HandleFunc("GET /v1/queue", s.getQueue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +168,60 @@ func (s *Service) postCall(w http.ResponseWriter, r *http.Request) {
 		"topic": contract.TopicCalls, "location": "/v1/calls/" + c.CallID})
 }
 
+// commandBody is the JSON body of an operator command; every field is optional.
+type commandBody struct {
+	UnitID string `json:"unit_id"`
+	Reason string `json:"reason"`
+}
+
+// command serves an operator's command on a call: it runs under the engine lock, is recorded
+// and published like any decision, and answers with the events it caused. A refusal is a
+// 4xx with the reason: 404 for a call that is not live, 409 for an illegal transition or a
+// busy unit, 400 for a bad body.
+func (s *Service) command(run func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b commandBody
+		body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+		if err == nil && len(bytes.TrimSpace(body)) > 0 {
+			if err = json.Unmarshal(body, &b); err != nil {
+				writeError(w, http.StatusBadRequest, "", "invalid JSON: "+err.Error())
+				return
+			}
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "", err.Error())
+			return
+		}
+		var evs []dispatch.Event
+		err = s.commit(r.Context(), nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+			var err error
+			if evs, err = run(r, b, now); err != nil {
+				return nil, refusal{err}
+			}
+			return evs, nil
+		})
+		var ve *contract.Error
+		switch {
+		case err == nil:
+			out := make([]eventView, len(evs))
+			for i, e := range evs {
+				out[i] = eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"call_id": r.PathValue("id"), "events": out})
+		case errors.As(err, &ve):
+			writeError(w, http.StatusBadRequest, ve.Field, err.Error())
+		case errors.Is(err, dispatch.ErrUnknownCall):
+			writeError(w, http.StatusNotFound, "call_id", err.Error())
+		case errors.Is(err, dispatch.ErrUnknownUnit):
+			writeError(w, http.StatusNotFound, "unit_id", err.Error())
+		case errors.Is(err, dispatch.ErrIllegalTransition), errors.Is(err, dispatch.ErrUnitBusy):
+			writeError(w, http.StatusConflict, "", err.Error())
+		default:
+			writeError(w, http.StatusInternalServerError, "", err.Error())
+		}
+	}
+}
+
 type unitView struct {
 	ID        string     `json:"unit_id"`
 	Kind      string     `json:"kind"`
@@ -160,6 +231,7 @@ type unitView struct {
 	Lat       float64    `json:"lat"`
 	Lng       float64    `json:"lng"`
 	PingAt    *time.Time `json:"ping_at,omitempty"`
+	FlaggedAt *time.Time `json:"flagged_at,omitempty"` // silent after a dispatch: not dispatched until it reports
 }
 
 func (s *Service) getUnits(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +245,10 @@ func (s *Service) getUnits(w http.ResponseWriter, r *http.Request) {
 		if !u.PingAt.IsZero() && u.PingAt.Unix() != 0 {
 			t := u.PingAt
 			out[i].PingAt = &t
+		}
+		if !u.FlaggedAt.IsZero() {
+			t := u.FlaggedAt
+			out[i].FlaggedAt = &t
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"units": out, "count": len(out)})

@@ -112,7 +112,10 @@ func (s *Service) handleUnits(ctx context.Context, msgs []kafka.Message) error {
 				case errors.Is(err, dispatch.ErrStalePing):
 					stale++
 				case err != nil:
+					// An unknown unit, or a status that would move its incident backwards:
+					// the position (if any) is applied, the refusal is shown.
 					dead = append(dead, streams.DeadLetter(from[i], err, now))
+					evs = append(evs, e...)
 				default:
 					applied++
 					evs = append(evs, e...)
@@ -143,10 +146,17 @@ func (s *Service) deadLetter(ctx context.Context, topic string, dead []kafka.Mes
 	return nil
 }
 
+// refusal is an engine's refusal of a command (an illegal transition, a busy unit): the
+// engine changed nothing, so there is nothing to undo.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
+
 // commit runs one decision step under the engine lock and records its outcome in one
 // transaction. If the transaction fails the engine may hold decisions that were rolled back,
-// so it is rebuilt from the database and the caller retries. born maps a call id to its
-// record time on ems.calls, for the latency metric.
+// so it is rebuilt from the database and the caller retries; a step that returns a refusal
+// changed nothing and returns its error as it is. born maps a call id to its record time on
+// ems.calls, for the latency metric.
 func (s *Service) commit(ctx context.Context, born map[string]time.Time,
 	step func(ctx context.Context, tx sql.Tx, now time.Time) ([]dispatch.Event, error)) error {
 	s.mu.Lock()
@@ -173,6 +183,9 @@ func (s *Service) commit(ctx context.Context, born map[string]time.Time,
 		}
 		return nil
 	})
+	if r, ok := err.(refusal); ok {
+		return r.error
+	}
 	if err != nil {
 		if rerr := s.reloadLocked(ctx); rerr != nil {
 			s.log.Error("reloading the engine after a failed transaction", "err", rerr)
@@ -185,7 +198,10 @@ func (s *Service) commit(ctx context.Context, born map[string]time.Time,
 	return nil
 }
 
-// changes turns engine events into the record's changes and the messages to publish.
+// changes turns engine events into the record's changes and the messages to publish: for
+// each event its row in the incident log and its message on ems.events, and for each
+// assignment its row and its message on ems.assignments (published before the event that
+// announces it).
 func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.Changes, []outMsg, error) {
 	var ch sql.Changes
 	var out []outMsg
@@ -194,8 +210,9 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.
 		ch.Events = append(ch.Events, sql.EventRow{CallID: e.CallID, At: e.At, Type: string(e.Type), State: string(e.State),
 			UnitID: e.UnitID, Reason: e.Reason})
 		st := sql.CallState{CallID: e.CallID, State: string(e.State), UnitID: e.UnitID}
-		if e.Type == dispatch.EventUnitLost {
-			st.UnitID = "" // the lost unit no longer serves the call
+		switch e.Type {
+		case dispatch.EventUnitLost, dispatch.EventUnitReleased, dispatch.EventAckTimeout, dispatch.EventPreempted:
+			st.UnitID = "" // that unit no longer serves the call
 		}
 		if i, ok := final[e.CallID]; ok {
 			ch.Calls[i] = st
@@ -215,10 +232,16 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.
 			}
 			out = append(out, msg)
 		}
+		v, err := json.Marshal(contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
+			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason})
+		if err != nil {
+			return sql.Changes{}, nil, err
+		}
+		out = append(out, outMsg{msg: sql.OutboxMsg{Topic: contract.TopicEvents, Key: []byte(e.CallID), Value: v}})
 	}
 	for _, u := range s.engine.DrainDirty() {
 		ch.Units = append(ch.Units, sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status,
-			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt})
+			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt})
 	}
 	for _, o := range out {
 		ch.Outbox = append(ch.Outbox, o.msg)

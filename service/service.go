@@ -41,11 +41,16 @@ type Config struct {
 	GroupID  string // consumer group; default "ems120"
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
-	// Dispatch rules; zero values take the dispatch package's defaults (5 km, 15 min, 40 km).
+	// Dispatch rules; zero values take the dispatch package's defaults (5 km, 15 min, 40 km,
+	// 60 s to acknowledge, no pre-emption).
 	StandardRadiusM float64
 	StandardETA     time.Duration
 	MaxRadiusM      float64
-	MaxBatch        int // messages per batch; default 1000
+	AckTimeout      time.Duration // < 0 disables acknowledgement escalation
+	Preempt         bool
+	PreemptSaving   time.Duration
+	MaxBatch        int           // messages per batch; default 1000
+	TickEvery       time.Duration // how often acknowledgement deadlines are checked; default 1 s
 }
 
 // Service is the daemon.
@@ -92,7 +97,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxRadiusM == 0 {
-		cfg.MaxRadiusM = 40_000
+		cfg.MaxRadiusM = dispatch.DefaultMaxRadiusM
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = time.Second
 	}
 	if err := streams.EnsureTopics(ctx, cfg.Brokers, streams.Topics); err != nil {
 		return nil, err
@@ -141,6 +149,9 @@ func (s *Service) newEngine() *dispatch.Engine {
 		StandardRadiusM: s.cfg.StandardRadiusM,
 		StandardETA:     s.cfg.StandardETA,
 		MaxRadiusM:      s.cfg.MaxRadiusM,
+		AckTimeout:      s.cfg.AckTimeout,
+		Preempt:         s.cfg.Preempt,
+		PreemptSaving:   s.cfg.PreemptSaving,
 		Destination:     s.hospitals.Destination,
 	})
 }
@@ -161,7 +172,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 	}
 	for _, u := range units {
 		if err := e.AddUnit(dispatch.Unit{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Pos: u.Pos, Status: u.Status,
-			CallID: u.CallID, PingAt: u.PingAt, StatusAt: u.StatusAt}); err != nil {
+			CallID: u.CallID, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt}); err != nil {
 			return fmt.Errorf("load fleet: %w", err)
 		}
 	}
@@ -170,7 +181,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 		return err
 	}
 	for _, c := range calls {
-		inc := dispatch.Incident{Call: c.Call, State: dispatch.State(c.Status), UnitID: c.UnitID, Seq: c.Seq}
+		inc := dispatch.Incident{Call: c.Call, State: dispatch.State(c.Status), UnitID: c.UnitID, Seq: c.Seq, AssignedAt: c.AssignedAt}
 		if err := e.Restore(inc); err != nil {
 			// The record disagrees with itself (a unit that does not name the call). The call
 			// must not be lost: it waits in the queue and is dispatched again.
@@ -211,6 +222,7 @@ func (s *Service) Run(ctx context.Context) error {
 		cg, cctx := errgroup.WithContext(gctx)
 		cg.Go(func() error { return s.calls.Run(cctx, s.handleCalls) })
 		cg.Go(func() error { return s.units.Run(cctx, s.handleUnits) })
+		cg.Go(func() error { return s.tick(cctx) })
 		return cg.Wait()
 	})
 	if s.cfg.HTTPAddr != "" {
@@ -240,6 +252,26 @@ func (s *Service) Run(ctx context.Context) error {
 	err = g.Wait()
 	s.ready.Store(false)
 	return err
+}
+
+// tick escalates unacknowledged dispatches every TickEvery. A failed transaction is retried
+// at the next tick (the engine was rebuilt from the record, so the deadlines are intact).
+func (s *Service) tick(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.TickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := s.commit(context.WithoutCancel(ctx), nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+			return s.engine.Tick(now), nil
+		})
+		if err != nil {
+			s.log.Error("acknowledgement check", "err", err)
+		}
+	}
 }
 
 // HTTPAddr is the address the HTTP server listens on, once Run has started it.

@@ -133,12 +133,13 @@ type UnitRow struct {
 	Pos       city.Point
 	PingAt    time.Time
 	StatusAt  time.Time
+	FlaggedAt time.Time // zero when not flagged
 }
 
 // Units returns every unit.
 func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, kind, coalesce(station_id, ''), status, coalesce(call_id, ''), geom,
-		coalesce(ping_at, 'epoch'), coalesce(status_at, 'epoch') FROM units ORDER BY id`)
+		coalesce(ping_at, 'epoch'), coalesce(status_at, 'epoch'), coalesce(flagged_at, 'epoch') FROM units ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("units: %w", err)
 	}
@@ -148,8 +149,11 @@ func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 		var u UnitRow
 		var kind, status string
 		var pt ewkb.Point
-		if err := rows.Scan(&u.ID, &kind, &u.StationID, &status, &u.CallID, &pt, &u.PingAt, &u.StatusAt); err != nil {
+		if err := rows.Scan(&u.ID, &kind, &u.StationID, &status, &u.CallID, &pt, &u.PingAt, &u.StatusAt, &u.FlaggedAt); err != nil {
 			return nil, fmt.Errorf("units: %w", err)
+		}
+		if u.FlaggedAt.Equal(time.Unix(0, 0)) {
+			u.FlaggedAt = time.Time{}
 		}
 		u.Kind, u.Status, u.Pos = contract.UnitKind(kind), contract.UnitStatus(status), pointOf(&pt)
 		out = append(out, u)
@@ -160,16 +164,18 @@ func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 // CallRow is a call as stored, with its current state.
 type CallRow struct {
 	contract.Call
-	Status string
-	UnitID string
-	Seq    int // assignments made so far
+	Status     string
+	UnitID     string
+	Seq        int       // assignments made so far
+	AssignedAt time.Time // when the latest assignment was decided; zero if none
 }
 
 // LiveCalls returns the calls that are neither closed nor cancelled, oldest first.
 func (s *Store) LiveCalls(ctx context.Context) ([]CallRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
 		c.address, c.status, coalesce(c.unit_id, ''),
-		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0)
+		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
+		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id), 'epoch')
 		FROM calls c WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.received_at, c.call_id`)
 	if err != nil {
 		return nil, fmt.Errorf("live calls: %w", err)
@@ -192,8 +198,11 @@ func scanCall(row pgx.Row) (CallRow, error) {
 	var prio int16
 	var cat string
 	var seq int32
-	if err := row.Scan(&c.CallID, &c.ReceivedAt, &pt, &prio, &cat, &c.Infectious, &c.Address, &c.Status, &c.UnitID, &seq); err != nil {
+	if err := row.Scan(&c.CallID, &c.ReceivedAt, &pt, &prio, &cat, &c.Infectious, &c.Address, &c.Status, &c.UnitID, &seq, &c.AssignedAt); err != nil {
 		return CallRow{}, err
+	}
+	if c.AssignedAt.Equal(time.Unix(0, 0)) {
+		c.AssignedAt = time.Time{}
 	}
 	p := pointOf(&pt)
 	c.Lat, c.Lng, c.Priority, c.Category, c.Seq = p.Lat, p.Lng, int(prio), contract.Category(cat), int(seq)
@@ -353,20 +362,20 @@ func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
 	if n := len(ch.Units); n > 0 {
 		ids, kinds, stations, statuses, calls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		geoms := make([][]byte, n)
-		pings, changed := make([]*time.Time, n), make([]*time.Time, n)
+		pings, changed, flagged := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		for i, u := range ch.Units {
 			ids[i], kinds[i], stations[i], statuses[i], calls[i] = u.ID, string(u.Kind), u.StationID, string(u.Status), u.CallID
 			geoms[i] = PointEWKB(u.Pos)
-			pings[i], changed[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt)
+			pings[i], changed[i], flagged[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt)
 		}
-		b.Queue(`INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, updated_at)
-			SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, now()
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
-			AS u(id, k, st, s, c, g, p, sa)
+		b.Queue(`INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
+			SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, now()
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
+				$9::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f)
 			ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
 			call_id = EXCLUDED.call_id, geom = EXCLUDED.geom, ping_at = EXCLUDED.ping_at, status_at = EXCLUDED.status_at,
-			updated_at = now()`,
-			ids, kinds, stations, statuses, calls, geoms, pings, changed)
+			flagged_at = EXCLUDED.flagged_at, updated_at = now()`,
+			ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged)
 	}
 	var outboxQueued bool
 	if n := len(ch.Outbox); n > 0 {
@@ -454,7 +463,8 @@ func (s *Store) CallDetail(ctx context.Context, id string) (CallDetail, error) {
 	var d CallDetail
 	row := s.Pool.QueryRow(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
 		c.address, c.status, coalesce(c.unit_id, ''),
-		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0)
+		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
+		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id), 'epoch')
 		FROM calls c WHERE c.call_id = $1`, id)
 	c, err := scanCall(row)
 	if errors.Is(err, pgx.ErrNoRows) {

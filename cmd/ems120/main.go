@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/loadtest"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql"
@@ -78,6 +79,17 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// dispatchFlags are the dispatch rules both demo and serve take.
+func dispatchFlags(fs *flag.FlagSet) func() service.Config {
+	ack := fs.Duration("ack-timeout", dispatch.DefaultAckTimeout, "time a dispatched unit has to acknowledge before the call goes to the next unit (negative: never)")
+	maxR := fs.Float64("max-radius-km", dispatch.DefaultMaxRadiusM/1000, "widest search for a unit before a call waits in the queue, km")
+	preempt := fs.Bool("preempt", false, "let a priority-1 call take a unit on its way to a priority 3–4 call")
+	saving := fs.Duration("preempt-saving", dispatch.DefaultPreemptSaving, "how much sooner the pre-empted unit must arrive")
+	return func() service.Config {
+		return service.Config{AckTimeout: *ack, MaxRadiusM: *maxR * 1000, Preempt: *preempt, PreemptSaving: *saving}
+	}
+}
+
 func loadCity(path string) (*city.City, error) {
 	if path == "" {
 		return city.Wuhan(), nil
@@ -99,6 +111,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "seed of the synthetic calls and the simulated crews")
 	status := fs.Duration("status", 5*time.Second, "status line period")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	rules := dispatchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +127,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		c.Name, len(c.Stations), len(c.Hospitals), len(c.Fleet), *rate, *httpAddr)
 	sum, err := loadtest.Demo(ctx, loadtest.DemoConfig{
 		KafkaListen: *listen, DSN: *dsn, HTTPAddr: *httpAddr, City: c, RatePerMin: *rate, Speed: *speed,
-		Duration: *duration, Seed: *seed, StatusEvery: *status, Status: stderr, Logger: log,
+		Duration: *duration, Seed: *seed, StatusEvery: *status, Status: stderr, Logger: log, Dispatch: rules(),
 	})
 	if err != nil {
 		return err
@@ -139,6 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
 	group := fs.String("group", "ems120", "Kafka consumer group")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	rules := dispatchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -153,8 +167,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	svc, err := service.New(ctx, service.Config{Brokers: strings.Split(*kafkaAddrs, ","), DSN: *dsn, HTTPAddr: *httpAddr,
-		City: c, GroupID: *group, Logger: log})
+	cfg := rules()
+	cfg.Brokers, cfg.DSN, cfg.HTTPAddr, cfg.City, cfg.GroupID, cfg.Logger = strings.Split(*kafkaAddrs, ","), *dsn, *httpAddr, c, *group, log
+	svc, err := service.New(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,39 @@ func Postgres(t testing.TB) string {
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv.DSN
+}
+
+var shared struct {
+	once sync.Once
+	srv  *pgtemp.Server
+	err  error
+}
+
+// SharedPostgres is Postgres for a whole test binary: one server, started on first use and
+// stopped by Main. Tests that share it must use tables of their own.
+func SharedPostgres(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		shared.srv, shared.err = pgtemp.Start(ctx)
+	})
+	if errors.Is(shared.err, pgtemp.ErrNoPostgres) && os.Getenv("EMS_REQUIRE_PG") == "" {
+		t.Skipf("skipping: %v", shared.err)
+	}
+	if shared.err != nil {
+		t.Fatalf("start PostgreSQL: %v", shared.err)
+	}
+	return shared.srv.DSN
+}
+
+// Main runs the tests and stops the shared server; use it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.Close()
+	}
+	os.Exit(code)
 }
 
 // Root is the repository's root directory.

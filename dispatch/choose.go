@@ -1,0 +1,196 @@
+package dispatch
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+)
+
+// candidate is a unit that could go to a call.
+type candidate struct {
+	u     *Unit
+	distM float64
+	eta   time.Duration
+}
+
+// better orders candidates: smaller ETA, then shorter distance, then smaller unit id, so
+// every decision is deterministic.
+func better(a, b candidate) bool {
+	return cmp.Or(cmp.Compare(a.eta, b.eta), cmp.Compare(a.distM, b.distM), cmp.Compare(a.u.ID, b.u.ID)) < 0
+}
+
+// preferredKind is the unit kind a call should get where one can arrive in time: a
+// negative-pressure unit for a fever or infectious patient, ALS for priority 1.
+func preferredKind(c contract.Call) contract.UnitKind {
+	switch {
+	case c.NeedsIsolation():
+		return contract.KindNegativePressure
+	case c.Priority == 1:
+		return contract.KindALS
+	}
+	return ""
+}
+
+// candidates lists the dispatchable units within r of the call, with their ETAs.
+func (e *Engine) candidates(x *Index, c contract.Call, r float64, now time.Time) []candidate {
+	at := city.Point{Lat: c.Lat, Lng: c.Lng}
+	cs := e.scratch[:0]
+	x.Within(at, r, func(h int32, d float64) {
+		u := e.byHandle[h]
+		cs = append(cs, candidate{u: u, distM: d, eta: city.ETA(e.cfg.Travel, u.Pos, at, now, c.Priority)})
+	})
+	e.scratch = cs
+	return cs
+}
+
+func (e *Engine) inStandard(cd candidate) bool {
+	return cd.distM <= e.cfg.StandardRadiusM && cd.eta <= e.cfg.StandardETA
+}
+
+// choose picks the unit for a call. Inside the standard (5 km and 15 min) it takes the
+// smallest ETA, but a unit of the preferred kind that is also inside the standard goes before
+// a nearer unit of another kind. When nothing is inside the standard it searches circles of
+// doubling radius up to MaxRadiusM and takes the smallest ETA there (within_standard false).
+func (e *Engine) choose(c contract.Call, now time.Time) (best candidate, reason string, within, ok bool) {
+	pref := preferredKind(c)
+	var kind candidate
+	haveBest, haveKind := false, false
+	for _, cd := range e.candidates(e.index, c, e.cfg.StandardRadiusM, now) {
+		if !e.inStandard(cd) {
+			continue
+		}
+		if !haveBest || better(cd, best) {
+			best, haveBest = cd, true
+		}
+		if pref != "" && cd.u.Kind == pref && (!haveKind || better(cd, kind)) {
+			kind, haveKind = cd, true
+		}
+	}
+	if haveBest {
+		switch {
+		case pref == "" || haveKind && kind.u == best.u:
+			return best, ReasonNearest, true, true
+		case haveKind:
+			return kind, ReasonNearestOfKind, true, true
+		default:
+			return best, fmt.Sprintf(ReasonNoKindInTime, pref), true, true
+		}
+	}
+	for r := 2 * e.cfg.StandardRadiusM; ; r *= 2 {
+		r = min(r, e.cfg.MaxRadiusM)
+		for _, cd := range e.candidates(e.index, c, r, now) {
+			if !haveBest || better(cd, best) {
+				best, haveBest = cd, true
+			}
+		}
+		if haveBest {
+			return best, ReasonBeyondStandard, false, true
+		}
+		if r >= e.cfg.MaxRadiusM {
+			return candidate{}, "", false, false
+		}
+	}
+}
+
+// dispatch assigns the best unit to inc or queues it. reason, when not empty, replaces the
+// assignment's reason (a reassignment says why it happened).
+func (e *Engine) dispatch(inc *Incident, now time.Time, reason string, evs []Event) []Event {
+	best, why, _, ok := e.choose(inc.Call, now)
+	if !ok {
+		inc.State, inc.UnitID = StateQueued, ""
+		e.enqueue(inc)
+		return append(evs, Event{Type: EventQueued, At: now, CallID: inc.Call.CallID, State: StateQueued,
+			Reason: fmt.Sprintf("no available unit within %.0f km", e.cfg.MaxRadiusM/1000)})
+	}
+	if reason != "" {
+		why = reason + "; " + why
+	}
+	return append(evs, e.assign(inc, best.u, best.distM, best.eta, why, now))
+}
+
+// assign puts u on inc and returns the assignment event.
+func (e *Engine) assign(inc *Incident, u *Unit, distM float64, eta time.Duration, reason string, now time.Time) Event {
+	inc.State, inc.UnitID, inc.AssignedAt = StateAssigned, u.ID, now
+	inc.Seq++
+	u.CallID = inc.Call.CallID
+	e.setStatus(u, contract.StatusDispatched, now)
+	a := &contract.Assignment{
+		CallID: inc.Call.CallID, UnitID: u.ID, DecidedAt: now,
+		ETAS: int(eta.Round(time.Second) / time.Second), DistanceM: int(distM + 0.5),
+		WithinStandard: distM <= e.cfg.StandardRadiusM && eta <= e.cfg.StandardETA, Reason: reason,
+	}
+	if e.cfg.Destination != nil {
+		hid, hreason := e.cfg.Destination(inc.Call, now)
+		a.HospitalID = hid
+		// The usual case, the nearest suitable hospital, goes without saying.
+		if hreason != "" && hreason != ReasonNearest {
+			a.Reason += "; hospital " + hreason
+		}
+	}
+	return Event{Type: EventAssigned, At: now, CallID: inc.Call.CallID, UnitID: u.ID, State: StateAssigned,
+		Assignment: a, Seq: inc.Seq, Reason: a.Reason}
+}
+
+// serveQueue gives a unit that just became available to the first queued call (by priority,
+// then age) within MaxRadiusM of it.
+func (e *Engine) serveQueue(u *Unit, now time.Time) []Event {
+	if u.Status != contract.StatusAvailable || u.CallID != "" || !u.FlaggedAt.IsZero() {
+		return nil
+	}
+	for _, inc := range e.queue {
+		at := city.Point{Lat: inc.Call.Lat, Lng: inc.Call.Lng}
+		d := city.DistanceM(u.Pos, at)
+		if d > e.cfg.MaxRadiusM {
+			continue
+		}
+		e.dequeue(inc)
+		eta := city.ETA(e.cfg.Travel, u.Pos, at, now, inc.Call.Priority)
+		return []Event{e.assign(inc, u, d, eta, ReasonFromQueue, now)}
+	}
+	return nil
+}
+
+// AssignQueued tries every queued call against the available fleet, in queue order. It is
+// for start-up, when restored queued calls and available units meet for the first time.
+func (e *Engine) AssignQueued(now time.Time) []Event {
+	var evs []Event
+	for _, inc := range slices.Clone(e.queue) {
+		if _, _, ok := e.index.Nearest(city.Point{Lat: inc.Call.Lat, Lng: inc.Call.Lng}, e.cfg.MaxRadiusM, nil); !ok {
+			continue
+		}
+		e.dequeue(inc)
+		evs = e.dispatch(inc, now, ReasonFromQueue, evs)
+	}
+	return evs
+}
+
+// preempt lets a priority-1 call take a unit on its way to a priority 3–4 call, when that
+// unit is inside the standard and arrives PreemptSaving sooner than the best available one
+// (or no available unit is inside the standard). The lower call is dispatched again.
+func (e *Engine) preempt(inc *Incident, now time.Time, evs []Event) ([]Event, bool) {
+	var victim candidate
+	found := false
+	for _, cd := range e.candidates(e.preemptive, inc.Call, e.cfg.StandardRadiusM, now) {
+		if e.inStandard(cd) && (!found || better(cd, victim)) {
+			victim, found = cd, true
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	if best, _, within, ok := e.choose(inc.Call, now); ok && within && best.eta-victim.eta <= e.cfg.PreemptSaving {
+		return nil, false
+	}
+	u := victim.u
+	lower := e.incidents[u.CallID]
+	evs = append(evs, Event{Type: EventPreempted, At: now, CallID: lower.Call.CallID, UnitID: u.ID, State: lower.State,
+		Reason: fmt.Sprintf("unit taken by priority-1 call %s", inc.Call.CallID)})
+	u.CallID = ""
+	lower.UnitID = ""
+	evs = append(evs, e.assign(inc, u, victim.distM, victim.eta, ReasonPreempting, now))
+	return e.dispatch(lower, now, ReasonPreemptedVictim, evs), true
+}

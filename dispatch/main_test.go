@@ -1,0 +1,9 @@
+package dispatch
+
+import (
+	"testing"
+
+	"github.com/ems120/ems120/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
