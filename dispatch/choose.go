@@ -123,8 +123,8 @@ func (e *Engine) assign(inc *Incident, u *Unit, distM float64, eta time.Duration
 		ETAS: int(eta.Round(time.Second) / time.Second), DistanceM: int(distM + 0.5),
 		WithinStandard: distM <= e.cfg.StandardRadiusM && eta <= e.cfg.StandardETA, Reason: reason,
 	}
-	if e.cfg.Destination != nil {
-		hid, hreason := e.cfg.Destination(inc.Call, now)
+	if e.cfg.Hospitals != nil {
+		hid, hreason := e.cfg.Hospitals.Destination(inc.Call, now)
 		a.HospitalID = hid
 		// The usual case, the nearest suitable hospital, goes without saying.
 		if hreason != "" && hreason != ReasonNearest {

@@ -84,8 +84,18 @@ type Config struct {
 	// default; the lower call is dispatched again, never lost.
 	Preempt       bool
 	PreemptSaving time.Duration // default 3 min
-	// Destination chooses the hospital for a call; nil leaves hospital_id empty.
-	Destination func(c contract.Call, at time.Time) (hospitalID, reason string)
+	// Hospitals chooses each call's destination and keeps its bed; nil leaves hospital_id
+	// empty.
+	Hospitals Destinations
+}
+
+// Destinations is what the engine needs from the hospitals: a destination for a call (the
+// same one again for a call that has one), told when the patient is handed over, and when
+// the call ends.
+type Destinations interface {
+	Destination(c contract.Call, at time.Time) (hospitalID, reason string)
+	Handover(callID string, at time.Time)
+	Release(callID string)
 }
 
 // Unit is the engine's view of one ambulance.

@@ -118,6 +118,9 @@ func (e *Engine) advance(inc *Incident, u *Unit, to State, at, now time.Time) (E
 	}
 	inc.State = to
 	e.setStatus(u, unitStatusOf(to), at)
+	if to == StateAtHospital && e.cfg.Hospitals != nil {
+		e.cfg.Hospitals.Handover(inc.Call.CallID, at)
+	}
 	return Event{Type: EventType(to), At: now, CallID: inc.Call.CallID, UnitID: u.ID, State: to}, nil
 }
 
@@ -137,6 +140,9 @@ func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) [
 	e.dequeue(inc)
 	delete(e.incidents, inc.Call.CallID)
 	e.finished.add(inc.Call.CallID)
+	if e.cfg.Hospitals != nil {
+		e.cfg.Hospitals.Release(inc.Call.CallID)
+	}
 	if u := e.units[inc.UnitID]; u != nil && u.CallID == inc.Call.CallID {
 		u.CallID = ""
 		if u.Status != contract.StatusOutOfService {

@@ -1,9 +1,16 @@
-// Package hospitals knows the hospitals of the city, what beds they have, and chooses where
-// a transported patient goes. Like dispatch it does no I/O and reads no clock.
+// Package hospitals keeps the hospitals' bed capacity as their reporters report it, catches
+// reports that are wrong or stale, and chooses where each transported patient goes so that
+// nobody is taken to a full hospital while a suitable one with a free bed is in reach, and
+// load spreads across the hospitals that take the same patients. Like dispatch it does no
+// I/O and reads no clock.
+//
+// A Registry is not safe for concurrent use; the service serialises access to it.
 package hospitals
 
 import (
 	"cmp"
+	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -11,21 +18,105 @@ import (
 	"github.com/ems120/ems120/contract"
 )
 
+// Errors of report validation; each matches contract.ErrInvalid too, so a caller sends all of
+// them to the dead-letter topic or answers 4xx.
+var (
+	ErrUnknownHospital = &contract.Error{Field: "hospital_id", Reason: "unknown hospital"}
+	ErrFutureReport    = &contract.Error{Field: "reported_at", Reason: "in the future"}
+	ErrOlderReport     = &contract.Error{Field: "reported_at", Reason: "older than the last accepted report"}
+	ErrNoSuchBeds      = &contract.Error{Field: "beds", Reason: "a bed kind the hospital does not have"}
+)
+
+// Policy is how a destination is chosen.
+type Policy string
+
+// Policies.
+const (
+	// PolicyNearest takes the nearest suitable, accepting hospital, whatever its beds: what a
+	// dispatcher without capacity data does. It is the baseline the balanced policy is
+	// measured against.
+	PolicyNearest Policy = "nearest"
+	// PolicyBalanced never takes a patient to a hospital without an effective free bed while
+	// one with a free bed is within MaxTransport; among those within the slack of the nearest
+	// such hospital, it takes the least occupied (by more than LoadBand).
+	PolicyBalanced Policy = "balanced"
+)
+
+// Config holds the rules.
+type Config struct {
+	Travel       city.TravelModel // required
+	Policy       Policy           // default balanced
+	StaleAfter   time.Duration    // a report older than this is stale; default 2 h
+	MaxTransport time.Duration    // the longest acceptable transport; default 45 min
+	// Slack is the extra transport accepted to spread load for a patient who will hold a bed
+	// for hours to days (fever observation, isolation, ICU): default 15 min. EmergencySlack is
+	// the same for an emergency-department patient, who needs care now and leaves the place
+	// within hours: default 3 min. A priority-1 patient is never detoured.
+	Slack          time.Duration
+	EmergencySlack time.Duration
+	// LoadBand is the occupancy difference, in percentage points, below which two hospitals
+	// count as equally loaded (and the nearer one is taken): detours are for real
+	// differences. Default 2.5.
+	LoadBand float64
+	// StalePenaltyPct is added to a stale hospital's occupancy when comparing load: its
+	// numbers are used, but trusted less. Default 20 percentage points.
+	StalePenaltyPct float64
+	// FutureSkew is the clock skew tolerated on reported_at; default 2 min.
+	FutureSkew time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Policy == "" {
+		c.Policy = PolicyBalanced
+	}
+	if c.StaleAfter == 0 {
+		c.StaleAfter = 2 * time.Hour
+	}
+	if c.MaxTransport == 0 {
+		c.MaxTransport = 45 * time.Minute
+	}
+	if c.Slack == 0 {
+		c.Slack = 15 * time.Minute
+	}
+	if c.EmergencySlack == 0 {
+		c.EmergencySlack = 3 * time.Minute
+	}
+	if c.LoadBand == 0 {
+		c.LoadBand = 2.5
+	}
+	if c.StalePenaltyPct == 0 {
+		c.StalePenaltyPct = 20
+	}
+	if c.FutureSkew == 0 {
+		c.FutureSkew = 2 * time.Minute
+	}
+}
+
 // Need is the kind of bed a patient needs and the kinds of hospital that take it.
 type Need struct {
 	Bed   string
 	Kinds []city.HospitalKind
 }
 
-// NeedOf says what a call's patient needs: confirmed infectious patients go to isolation at a
-// designated hospital; suspected fever patients to fever observation at a fever clinic or a
-// designated hospital; everyone else to an emergency department.
+// NeedOf says what a call's patient needs:
+//   - confirmed infectious, priority 1: an ICU bed at a designated hospital (定点医院);
+//   - confirmed infectious, priority 2: an isolation bed at a designated hospital;
+//   - confirmed infectious, priority 3–4 (mild, stable): an isolation bed at a Fangcang shelter
+//     hospital (方舱医院) or a designated hospital;
+//   - suspected fever: a fever-observation bed at a fever clinic (发热门诊) — designated
+//     hospitals keep theirs for their own confirmed patients;
+//   - everyone else: an emergency-department place at a general hospital or a fever-clinic
+//     hospital (which are general hospitals too).
 func NeedOf(c contract.Call) Need {
 	switch {
-	case c.Infectious:
+	case c.Infectious && c.Priority == 1:
+		return Need{Bed: contract.BedICU, Kinds: []city.HospitalKind{city.HospitalDesignated}}
+	case c.Infectious && c.Priority == 2:
 		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalDesignated}}
+	case c.Infectious:
+		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalFangcang, city.HospitalDesignated}}
 	case c.Category == contract.CategoryFever:
-		return Need{Bed: contract.BedFeverObservation, Kinds: []city.HospitalKind{city.HospitalFeverClinic, city.HospitalDesignated}}
+		return Need{Bed: contract.BedFeverObservation, Kinds: []city.HospitalKind{city.HospitalFeverClinic}}
 	default:
 		return Need{Bed: contract.BedEmergency, Kinds: []city.HospitalKind{city.HospitalGeneral, city.HospitalFeverClinic}}
 	}
@@ -34,69 +125,337 @@ func NeedOf(c contract.Call) Need {
 // Hospital is the registry's view of one hospital.
 type Hospital struct {
 	city.Hospital
+	ReportedAt time.Time                // of the last accepted report; zero if none yet
+	Reported   map[string]contract.Beds // beds as last reported (initially the city's estimate)
+	Reserved   map[string]int           // patients on the way, by bed kind
+	Admitted   map[string][]time.Time   // patients handed over since the last report, by bed kind
 }
 
-// Registry holds the hospitals and their beds.
+// Effective is what the registry believes of one bed kind now: the report, plus the patients
+// handed over since it, plus those on the way.
+type Effective struct {
+	contract.Beds
+	Reserved int
+	Admitted int
+}
+
+// Free is the effective number of free beds, never negative.
+func (e Effective) Free() int { return max(0, e.Total-e.Occupied-e.Reserved-e.Admitted) }
+
+// OccupancyPct counts reserved and admitted beds as occupied.
+func (e Effective) OccupancyPct() float64 {
+	if e.Total == 0 {
+		return 100
+	}
+	return 100 * float64(e.Occupied+e.Reserved+e.Admitted) / float64(e.Total)
+}
+
+// Effective returns the effective state of one bed kind.
+func (h *Hospital) Effective(bed string) Effective {
+	return Effective{Beds: h.Reported[bed], Reserved: h.Reserved[bed], Admitted: len(h.Admitted[bed])}
+}
+
+// Registry holds the hospitals, their beds and the patients on the way.
 type Registry struct {
+	cfg       Config
 	hospitals []*Hospital
+	byID      map[string]*Hospital
+	booked    map[string]booking // call id → its reserved bed
 }
 
-// NewRegistry loads the city's hospitals with their initial bed state.
-func NewRegistry(c *city.City) *Registry {
-	r := &Registry{}
+type booking struct {
+	hospital *Hospital
+	bed      string
+	done     bool // handed over: the bed is in Admitted, no longer in Reserved
+}
+
+// NewRegistry loads the city's hospitals with their initial bed estimates (not a report: the
+// hospitals are stale and overdue until they report).
+func NewRegistry(c *city.City, cfg Config) *Registry {
+	if cfg.Travel == nil {
+		panic("hospitals.NewRegistry: Config.Travel is nil")
+	}
+	cfg.defaults()
+	r := &Registry{cfg: cfg, byID: map[string]*Hospital{}, booked: map[string]booking{}}
 	for _, h := range c.Hospitals {
-		r.hospitals = append(r.hospitals, &Hospital{Hospital: h})
+		nh := &Hospital{Hospital: h, Reported: maps.Clone(h.Beds), Reserved: map[string]int{}, Admitted: map[string][]time.Time{}}
+		if nh.Reported == nil {
+			nh.Reported = map[string]contract.Beds{}
+		}
+		r.hospitals = append(r.hospitals, nh)
+		r.byID[h.ID] = nh
 	}
 	slices.SortFunc(r.hospitals, func(a, b *Hospital) int { return cmp.Compare(a.ID, b.ID) })
 	return r
 }
 
-// Reasons a destination gives.
-const (
-	ReasonNearest    = "nearest"
-	ReasonNearestAny = "nearest_no_free_bed" // every suitable hospital is full: the nearest one
-	ReasonNone       = "none_suitable"
-)
+// Config returns the registry's rules.
+func (r *Registry) Config() Config { return r.cfg }
 
-// Destination chooses the hospital for a call's patient: the nearest (from the scene) that is
-// of a suitable kind, accepting and has a free bed of the needed kind; when all are full, the
-// nearest suitable one. It returns "" with ReasonNone when the city has no suitable hospital.
-func (r *Registry) Destination(c contract.Call, _ time.Time) (id, reason string) {
-	need := NeedOf(c)
-	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
-	var best, bestAny *Hospital
-	var bestD, bestAnyD float64
-	for _, h := range r.hospitals {
-		if !slices.Contains(need.Kinds, h.Kind) {
-			continue
-		}
-		beds, ok := h.Beds[need.Bed]
-		if !ok || beds.Total == 0 {
-			continue
-		}
-		d := city.DistanceM(scene, h.Point)
-		if bestAny == nil || d < bestAnyD {
-			bestAny, bestAnyD = h, d
-		}
-		if h.Accepting && beds.Free() > 0 && (best == nil || d < bestD) {
-			best, bestD = h, d
-		}
-	}
-	switch {
-	case best != nil:
-		return best.ID, ReasonNearest
-	case bestAny != nil:
-		return bestAny.ID, ReasonNearestAny
-	default:
-		return "", ReasonNone
-	}
+// Hospital returns the hospital with the given id.
+func (r *Registry) Hospital(id string) (*Hospital, bool) {
+	h, ok := r.byID[id]
+	return h, ok
 }
 
 // All returns the hospitals in id order.
-func (r *Registry) All() []Hospital {
-	out := make([]Hospital, len(r.hospitals))
-	for i, h := range r.hospitals {
-		out[i] = *h
+func (r *Registry) All() []*Hospital { return r.hospitals }
+
+// Stale reports whether a hospital's numbers are older than StaleAfter (or were never reported).
+func (r *Registry) Stale(h *Hospital, now time.Time) bool {
+	return h.ReportedAt.IsZero() || now.Sub(h.ReportedAt) > r.cfg.StaleAfter
+}
+
+// Overdue lists the hospitals whose report is stale, in id order: someone should chase them.
+func (r *Registry) Overdue(now time.Time) []string {
+	var out []string
+	for _, h := range r.hospitals {
+		if r.Stale(h, now) {
+			out = append(out, h.ID)
+		}
 	}
 	return out
+}
+
+// Outcome says what a report did.
+type Outcome int
+
+// Outcomes of Apply.
+const (
+	Accepted  Outcome = iota
+	Duplicate         // the same report again (at-least-once delivery): nothing changed
+)
+
+// Check validates a report against the registry without applying it: the hospital must be
+// known, the bed kinds its own, reported_at not in the future (beyond FutureSkew) and not
+// older than the last accepted report. Counts were checked by contract.DecodeCapacityReport.
+func (r *Registry) Check(rep contract.CapacityReport, now time.Time) (Outcome, error) {
+	h, ok := r.byID[rep.HospitalID]
+	if !ok {
+		return 0, fmt.Errorf("%w %q", ErrUnknownHospital, rep.HospitalID)
+	}
+	if rep.ReportedAt.After(now.Add(r.cfg.FutureSkew)) {
+		return 0, fmt.Errorf("%w: %s is %s ahead of the dispatch centre's clock", ErrFutureReport,
+			rep.ReportedAt.Format(time.RFC3339), rep.ReportedAt.Sub(now).Round(time.Second))
+	}
+	for bed := range rep.Beds {
+		if _, has := h.Beds[bed]; !has {
+			return 0, fmt.Errorf("%w: %s has no %s beds", ErrNoSuchBeds, h.ID, bed)
+		}
+	}
+	if !h.ReportedAt.IsZero() {
+		switch {
+		case rep.ReportedAt.Before(h.ReportedAt):
+			return 0, fmt.Errorf("%w (%s) for %s", ErrOlderReport, h.ReportedAt.Format(time.RFC3339), h.ID)
+		case rep.ReportedAt.Equal(h.ReportedAt):
+			for bed, b := range rep.Beds {
+				if h.Reported[bed] != b {
+					return 0, fmt.Errorf("%w: %s already reported at %s with other counts", ErrOlderReport, h.ID, h.ReportedAt.Format(time.RFC3339))
+				}
+			}
+			return Duplicate, nil
+		}
+	}
+	return Accepted, nil
+}
+
+// Apply checks a report and, when it is new, makes it the hospital's state: its counts
+// replace the reported ones for the bed kinds it names, and patients handed over before
+// reported_at are taken to be in them.
+func (r *Registry) Apply(rep contract.CapacityReport, now time.Time) (Outcome, error) {
+	out, err := r.Check(rep, now)
+	if err != nil || out == Duplicate {
+		return out, err
+	}
+	h := r.byID[rep.HospitalID]
+	h.ReportedAt = rep.ReportedAt
+	h.Accepting = rep.Accepting
+	for bed, b := range rep.Beds {
+		h.Reported[bed] = b
+	}
+	for bed, times := range h.Admitted {
+		h.Admitted[bed] = slices.DeleteFunc(times, func(t time.Time) bool { return !t.After(rep.ReportedAt) })
+	}
+	return Accepted, nil
+}
+
+// Choice is a destination and why.
+type Choice struct {
+	HospitalID string
+	Bed        string
+	Reason     string
+	Transport  time.Duration // from the scene to the chosen hospital
+	Nearest    time.Duration // from the scene to the nearest suitable hospital, whatever its beds
+}
+
+// Destination reasons.
+const (
+	ReasonNearest     = "nearest"              // the nearest suitable hospital, with a free bed
+	ReasonNearestFull = "nearest_was_full"     // the nearest had no free bed (or does not accept): the next
+	ReasonSpreadLoad  = "spread_load"          // a less occupied hospital within the slack
+	ReasonBeyondMax   = "beyond_max_transport" // no free bed within the maximum transport time
+	ReasonAllFull     = "all_full"             // no suitable hospital has a free bed: the nearest
+	ReasonNone        = "none_suitable"        // the city has no hospital for this need
+	reasonStaleSuffix = "; report stale"
+)
+
+// Choose picks the hospital for a call's patient by the registry's policy and reserves the
+// bed. A call that has a reservation keeps it (a reassigned ambulance carries the same
+// patient to the same place).
+func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
+	if b, ok := r.booked[c.CallID]; ok {
+		return Choice{HospitalID: b.hospital.ID, Bed: b.bed, Reason: ReasonNearest}
+	}
+	ch, h := r.choose(c, at)
+	if h != nil {
+		h.Reserved[ch.Bed]++
+		r.booked[c.CallID] = booking{hospital: h, bed: ch.Bed}
+	}
+	return ch
+}
+
+type option struct {
+	h    *Hospital
+	t    time.Duration
+	eff  Effective
+	load float64 // occupancy, with the stale penalty
+}
+
+func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
+	need := NeedOf(c)
+	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
+	var all []option
+	for _, h := range r.hospitals {
+		if !slices.Contains(need.Kinds, h.Kind) || h.Beds[need.Bed].Total == 0 {
+			continue
+		}
+		// The transport drives as the call's priority does: lights and sirens for 1–2.
+		o := option{h: h, t: r.cfg.Travel.Duration(scene, h.Point, at, c.Priority), eff: h.Effective(need.Bed)}
+		o.load = o.eff.OccupancyPct()
+		if r.Stale(h, at) {
+			o.load += r.cfg.StalePenaltyPct
+		}
+		all = append(all, o)
+	}
+	if len(all) == 0 {
+		return Choice{Bed: need.Bed, Reason: ReasonNone}, nil
+	}
+	byTime := func(a, b option) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.h.ID, b.h.ID)) }
+	slices.SortFunc(all, byTime)
+	nearest := all[0]
+	pick := func(o option, reason string) (Choice, *Hospital) {
+		if r.Stale(o.h, at) {
+			reason += reasonStaleSuffix
+		}
+		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
+	}
+	accepting := slices.DeleteFunc(slices.Clone(all), func(o option) bool { return !o.h.Accepting })
+	if r.cfg.Policy == PolicyNearest {
+		if len(accepting) == 0 {
+			return pick(nearest, ReasonAllFull)
+		}
+		return pick(accepting[0], ReasonNearest)
+	}
+	open := slices.DeleteFunc(accepting, func(o option) bool { return o.eff.Free() == 0 })
+	if len(open) == 0 {
+		return pick(nearest, ReasonAllFull)
+	}
+	if open[0].t > r.cfg.MaxTransport {
+		return pick(open[0], ReasonBeyondMax)
+	}
+	slack := r.cfg.Slack
+	switch {
+	case c.Priority == 1:
+		slack = 0 // a life-threatening patient is not detoured to spread load
+	case need.Bed == contract.BedEmergency:
+		slack = r.cfg.EmergencySlack
+	}
+	best := open[0]
+	for _, o := range open[1:] {
+		if o.t > r.cfg.MaxTransport || o.t > open[0].t+slack {
+			break
+		}
+		if o.load < best.load-r.cfg.LoadBand {
+			best = o
+		}
+	}
+	switch {
+	case best.h != open[0].h:
+		return pick(best, ReasonSpreadLoad)
+	case best.h != nearest.h:
+		return pick(best, ReasonNearestFull)
+	default:
+		return pick(best, ReasonNearest)
+	}
+}
+
+// NearestSuitable is the hospital nearest (by transport time from the call's scene) among
+// those of a kind that takes the call's patient, whatever their beds: the reference for
+// "extra transport time".
+func (r *Registry) NearestSuitable(c contract.Call, at time.Time) (string, time.Duration, bool) {
+	need := NeedOf(c)
+	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
+	best, bestT := "", time.Duration(0)
+	for _, h := range r.hospitals {
+		if !slices.Contains(need.Kinds, h.Kind) || h.Beds[need.Bed].Total == 0 {
+			continue
+		}
+		if t := r.cfg.Travel.Duration(scene, h.Point, at, c.Priority); best == "" || t < bestT {
+			best, bestT = h.ID, t
+		}
+	}
+	return best, bestT, best != ""
+}
+
+// Handover moves a call's reserved bed to the admitted ones: the patient is in the hospital,
+// and in its numbers from its next report on.
+func (r *Registry) Handover(callID string, at time.Time) {
+	b, ok := r.booked[callID]
+	if !ok || b.done {
+		return
+	}
+	b.hospital.Reserved[b.bed]--
+	b.hospital.Admitted[b.bed] = append(b.hospital.Admitted[b.bed], at)
+	b.done = true
+	r.booked[callID] = b
+}
+
+// Release frees a call's reservation (the call ended without a transport, or was cancelled)
+// and forgets the call.
+func (r *Registry) Release(callID string) {
+	b, ok := r.booked[callID]
+	if !ok {
+		return
+	}
+	if !b.done {
+		b.hospital.Reserved[b.bed]--
+	}
+	delete(r.booked, callID)
+}
+
+// Restore re-creates a reservation from the record at start-up: the patient of callID is on
+// the way to hospitalID (handedOver false) or was handed over at `at` since the hospital's
+// last report (handedOver true).
+func (r *Registry) Restore(callID, hospitalID string, c contract.Call, handedOver bool, at time.Time) error {
+	h, ok := r.byID[hospitalID]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownHospital, hospitalID)
+	}
+	bed := NeedOf(c).Bed
+	if handedOver {
+		if at.After(h.ReportedAt) {
+			h.Admitted[bed] = append(h.Admitted[bed], at)
+		}
+		r.booked[callID] = booking{hospital: h, bed: bed, done: true}
+		return nil
+	}
+	h.Reserved[bed]++
+	r.booked[callID] = booking{hospital: h, bed: bed}
+	return nil
+}
+
+// Destination implements dispatch.Destinations: Choose, as an id and a reason.
+func (r *Registry) Destination(c contract.Call, at time.Time) (string, string) {
+	ch := r.Choose(c, at)
+	return ch.HospitalID, ch.Reason
 }

@@ -1,6 +1,8 @@
 package hospitals
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,39 +10,198 @@ import (
 	"github.com/ems120/ems120/contract"
 )
 
-func TestDestination(t *testing.T) {
-	c := &city.City{Hospitals: []city.Hospital{
-		{ID: "H-near-full", Kind: city.HospitalDesignated, Accepting: true, Point: city.Point{Lat: 30.60, Lng: 114.30},
-			Beds: map[string]contract.Beds{contract.BedIsolation: {Total: 10, Occupied: 10}}},
-		{ID: "H-far-free", Kind: city.HospitalDesignated, Accepting: true, Point: city.Point{Lat: 30.70, Lng: 114.30},
-			Beds: map[string]contract.Beds{contract.BedIsolation: {Total: 10, Occupied: 3}}},
-		{ID: "H-ed", Kind: city.HospitalFeverClinic, Accepting: true, Point: city.Point{Lat: 30.601, Lng: 114.30},
-			Beds: map[string]contract.Beds{contract.BedEmergency: {Total: 10, Occupied: 3}, contract.BedFeverObservation: {Total: 5, Occupied: 5}}},
-	}}
-	r := NewRegistry(c)
-	at := contract.Call{Lat: 30.60, Lng: 114.30, Priority: 1}
+var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+
+// scene is where the patients are; hospitals sit due north of it at the given kilometres.
+var scene = city.Point{Lat: 30.60, Lng: 114.30}
+
+func north(km float64) city.Point { return city.Point{Lat: scene.Lat + km/111.195, Lng: scene.Lng} }
+
+func fever(id string, km float64, total, occupied int) city.Hospital {
+	return city.Hospital{ID: id, Kind: city.HospitalFeverClinic, Accepting: true, Point: north(km),
+		Beds: map[string]contract.Beds{contract.BedFeverObservation: {Total: total, Occupied: occupied},
+			contract.BedEmergency: {Total: 50, Occupied: 10}}}
+}
+
+func registry(policy Policy, hs ...city.Hospital) *Registry {
+	return NewRegistry(&city.City{Hospitals: hs}, Config{Travel: city.DefaultTravelModel(time.UTC), Policy: policy})
+}
+
+func feverCall(id string) contract.Call {
+	return contract.Call{CallID: id, Lat: scene.Lat, Lng: scene.Lng, Priority: 2, Category: contract.CategoryFever}
+}
+
+func TestNeedOf(t *testing.T) {
 	tests := []struct {
-		name       string
-		give       contract.Call
-		wantID     string
-		wantReason string
+		give contract.Call
+		want string
+		kind city.HospitalKind
 	}{
-		{"cardiac goes to the nearest ED", with(at, contract.CategoryCardiac, false), "H-ed", ReasonNearest},
-		{"infectious skips the full designated", with(at, contract.CategoryRespiratory, true), "H-far-free", ReasonNearest},
-		// H-near-full has no fever_observation beds and H-ed's are full: the nearest suitable.
-		{"fever with every suitable bed full", with(at, contract.CategoryFever, false), "H-ed", ReasonNearestAny},
+		{contract.Call{Priority: 1, Infectious: true}, contract.BedICU, city.HospitalDesignated},
+		{contract.Call{Priority: 2, Infectious: true}, contract.BedIsolation, city.HospitalDesignated},
+		{contract.Call{Priority: 4, Infectious: true}, contract.BedIsolation, city.HospitalFangcang},
+		{contract.Call{Priority: 2, Category: contract.CategoryFever}, contract.BedFeverObservation, city.HospitalFeverClinic},
+		{contract.Call{Priority: 1, Category: contract.CategoryCardiac}, contract.BedEmergency, city.HospitalGeneral},
+	}
+	for _, tt := range tests {
+		got := NeedOf(tt.give)
+		if got.Bed != tt.want || got.Kinds[0] != tt.kind {
+			t.Errorf("NeedOf(%+v) = %+v, want %s at %s first", tt.give, got, tt.want, tt.kind)
+		}
+	}
+}
+
+func report(id string, at time.Time, total, occupied int) contract.CapacityReport {
+	return contract.CapacityReport{HospitalID: id, ReportedAt: at, Accepting: true,
+		Beds: map[string]contract.Beds{contract.BedFeverObservation: {Total: total, Occupied: occupied}}}
+}
+
+func TestReportValidation(t *testing.T) {
+	r := registry(PolicyBalanced, fever("H1", 1, 20, 10))
+	if out, err := r.Apply(report("H1", t0, 20, 12), t0); err != nil || out != Accepted {
+		t.Fatalf("first report: %v %v", out, err)
+	}
+	tests := []struct {
+		name    string
+		give    contract.CapacityReport
+		wantErr error
+		wantOut Outcome
+	}{
+		{"unknown hospital", report("H-nope", t0, 1, 0), ErrUnknownHospital, 0},
+		{"in the future", report("H1", t0.Add(10*time.Minute), 20, 1), ErrFutureReport, 0},
+		{"a little clock skew is fine", report("H1", t0.Add(time.Minute), 20, 13), nil, Accepted},
+		{"older than the last", report("H1", t0.Add(-time.Hour), 20, 1), ErrOlderReport, 0},
+		{"the same again", report("H1", t0.Add(time.Minute), 20, 13), nil, Duplicate},
+		{"same time, other counts", report("H1", t0.Add(time.Minute), 20, 14), ErrOlderReport, 0},
+		{"a bed kind it lacks", contract.CapacityReport{HospitalID: "H1", ReportedAt: t0.Add(2 * time.Minute),
+			Beds: map[string]contract.Beds{contract.BedICU: {Total: 1}}}, ErrNoSuchBeds, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, reason := r.Destination(tt.give, time.Time{})
-			if id != tt.wantID || reason != tt.wantReason {
-				t.Fatalf("Destination = %s (%s), want %s (%s)", id, reason, tt.wantID, tt.wantReason)
+			out, err := r.Apply(tt.give, t0)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !errors.Is(err, contract.ErrInvalid) {
+					t.Fatalf("err = %v, want %v (and contract.ErrInvalid)", err, tt.wantErr)
+				}
+				var ce *contract.Error
+				if !errors.As(err, &ce) || ce.Field == "" {
+					t.Fatalf("err %v names no field", err)
+				}
+				return
+			}
+			if err != nil || out != tt.wantOut {
+				t.Fatalf("= %v %v, want %v", out, err, tt.wantOut)
+			}
+		})
+	}
+	h, _ := r.Hospital("H1")
+	if got := h.Reported[contract.BedFeverObservation]; got.Occupied != 13 {
+		t.Fatalf("reported occupancy %d, want 13 from the last accepted report", got.Occupied)
+	}
+}
+
+func TestStaleAndOverdue(t *testing.T) {
+	r := registry(PolicyBalanced, fever("H1", 1, 20, 10), fever("H2", 2, 20, 10))
+	if got := r.Overdue(t0); len(got) != 2 {
+		t.Fatalf("before any report: overdue %v, want both", got)
+	}
+	r.Apply(report("H1", t0, 20, 10), t0)
+	if got := r.Overdue(t0.Add(time.Hour)); len(got) != 1 || got[0] != "H2" {
+		t.Fatalf("overdue %v, want H2", got)
+	}
+	if got := r.Overdue(t0.Add(2*time.Hour + time.Second)); len(got) != 2 {
+		t.Fatalf("after 2 h: overdue %v, want both", got)
+	}
+}
+
+func TestBalancedChoice(t *testing.T) {
+	type hosp = city.Hospital
+	tests := []struct {
+		name       string
+		hospitals  []hosp
+		wantID     string
+		wantReason string
+	}{
+		{"the nearest with a bed and the least load", []hosp{fever("near", 1, 20, 10), fever("far", 3, 20, 12)}, "near", ReasonNearest},
+		{"nearest full: the next", []hosp{fever("near", 1, 20, 20), fever("next", 3, 20, 18), fever("far", 25, 20, 0)}, "next", ReasonNearestFull},
+		{"spread load within the slack", []hosp{fever("busy", 1, 20, 18), fever("quiet", 2, 20, 4)}, "quiet", ReasonSpreadLoad},
+		{"not beyond the slack", []hosp{fever("busy", 1, 20, 18), fever("quiet-far", 15, 20, 0)}, "busy", ReasonNearest},
+		{"all full: the nearest", []hosp{fever("a", 1, 20, 20), fever("b", 2, 20, 20)}, "a", ReasonAllFull},
+		{"beyond the maximum transport", []hosp{fever("full", 1, 20, 20), fever("far", 60, 20, 0)}, "far", ReasonBeyondMax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := registry(PolicyBalanced, tt.hospitals...)
+			for _, h := range tt.hospitals { // fresh reports: no stale penalty
+				r.Apply(report(h.ID, t0, h.Beds[contract.BedFeverObservation].Total, h.Beds[contract.BedFeverObservation].Occupied), t0)
+			}
+			ch := r.Choose(feverCall("C"), t0)
+			if ch.HospitalID != tt.wantID || ch.Reason != tt.wantReason {
+				t.Fatalf("Choose = %s (%s), want %s (%s)", ch.HospitalID, ch.Reason, tt.wantID, tt.wantReason)
+			}
+			if ch.Transport < ch.Nearest {
+				t.Fatalf("transport %v shorter than the nearest %v", ch.Transport, ch.Nearest)
 			}
 		})
 	}
 }
 
-func with(c contract.Call, cat contract.Category, infectious bool) contract.Call {
-	c.Category, c.Infectious = cat, infectious
-	return c
+func TestNearestPolicyIgnoresBeds(t *testing.T) {
+	r := registry(PolicyNearest, fever("full", 1, 20, 20), fever("free", 2, 20, 0))
+	if ch := r.Choose(feverCall("C"), t0); ch.HospitalID != "full" {
+		t.Fatalf("nearest policy chose %s, want the nearest even though it is full", ch.HospitalID)
+	}
+}
+
+func TestStaleReportIsPenalised(t *testing.T) {
+	r := registry(PolicyBalanced, fever("stale", 1, 20, 8), fever("fresh", 2, 20, 10))
+	r.Apply(report("stale", t0.Add(-3*time.Hour), 20, 8), t0)
+	r.Apply(report("fresh", t0, 20, 10), t0)
+	ch := r.Choose(feverCall("C"), t0)
+	// 40% + 20 stale penalty against 50%: the fresh one, though a bit further.
+	if ch.HospitalID != "fresh" || ch.Reason != ReasonSpreadLoad {
+		t.Fatalf("Choose = %+v, want fresh by load", ch)
+	}
+	r2 := registry(PolicyBalanced, fever("stale", 1, 20, 8))
+	if ch := r2.Choose(feverCall("C"), t0); !strings.HasSuffix(ch.Reason, "report stale") {
+		t.Fatalf("a stale choice says %q", ch.Reason)
+	}
+}
+
+func TestReserveHandoverReconcile(t *testing.T) {
+	r := registry(PolicyBalanced, fever("H", 1, 10, 7))
+	r.Apply(report("H", t0, 10, 7), t0)
+	h, _ := r.Hospital("H")
+	eff := func() Effective { return h.Effective(contract.BedFeverObservation) }
+	for _, id := range []string{"C1", "C2", "C3"} {
+		if ch := r.Choose(feverCall(id), t0); ch.HospitalID != "H" {
+			t.Fatalf("%s went to %q", id, ch.HospitalID)
+		}
+	}
+	if e := eff(); e.Reserved != 3 || e.Free() != 0 {
+		t.Fatalf("after three reservations: %+v", e)
+	}
+	// A fourth patient finds no bed: the only hospital is full.
+	if ch := r.Choose(feverCall("C4"), t0); ch.Reason != ReasonAllFull {
+		t.Fatalf("fourth choice %+v, want all_full", ch)
+	}
+	r.Release("C4")
+	// The same call again keeps its bed.
+	if r.Choose(feverCall("C1"), t0); eff().Reserved != 3 {
+		t.Fatalf("a second Choose for C1 reserved again: %+v", eff())
+	}
+	r.Handover("C1", t0.Add(20*time.Minute))
+	r.Release("C2") // treated on scene
+	if e := eff(); e.Reserved != 1 || e.Admitted != 1 || e.Free() != 1 {
+		t.Fatalf("after a handover and a release: %+v", e)
+	}
+	r.Release("C1") // closed after the handover: the patient stays admitted until the report
+	if e := eff(); e.Admitted != 1 {
+		t.Fatalf("closing a handed-over call dropped the admission: %+v", e)
+	}
+	// The next report includes C1's patient: the admission is reconciled away.
+	r.Apply(report("H", t0.Add(30*time.Minute), 10, 8), t0.Add(30*time.Minute))
+	if e := eff(); e.Occupied != 8 || e.Admitted != 0 || e.Reserved != 1 || e.Free() != 1 {
+		t.Fatalf("after the report: %+v", e)
+	}
 }

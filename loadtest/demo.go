@@ -37,8 +37,8 @@ type DemoConfig struct {
 	Dispatch service.Config
 }
 
-// Demo runs everything embedded — the broker, PostgreSQL, the service, the simulated fleet and
-// the synthetic call stream — prints a status line every few seconds, and returns the summary
+// Demo runs everything embedded — the broker, PostgreSQL, the service, the simulated fleet,
+// the simulated hospital capacity reporters and the synthetic call stream — prints a status line every few seconds, and returns the summary
 // when ctx is cancelled or the duration is over. The throwaway database is removed at exit.
 func Demo(ctx context.Context, cfg DemoConfig) (Summary, error) {
 	if cfg.City == nil {
@@ -91,6 +91,8 @@ func Demo(ctx context.Context, cfg DemoConfig) (Summary, error) {
 	g.Go(func() error { return svc.Run(gctx) })
 	fleet := &Fleet{Brokers: broker.Addrs(), City: cfg.City, Travel: city.DefaultTravelModel(loc), Seed: cfg.Seed, Logger: log, Speed: cfg.Speed}
 	g.Go(func() error { return fleet.Run(gctx) })
+	reporters := &Reporters{Brokers: broker.Addrs(), City: cfg.City, Speed: cfg.Speed, Seed: cfg.Seed, Logger: log}
+	g.Go(func() error { return reporters.Run(gctx) })
 	if cfg.RatePerMin > 0 {
 		g.Go(func() error { return stream(gctx, broker.Addrs(), cfg) })
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ems120/ems120/sql"
@@ -42,6 +44,25 @@ func (s Summary) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// WriteText prints the summary for a person: one "key  value" line per key that applies.
+func (s Summary) WriteText(w io.Writer) error {
+	v, t := reflect.ValueOf(s), reflect.TypeOf(s)
+	for i := 0; i < t.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer {
+			if f.IsNil() {
+				continue // does not apply
+			}
+			f = f.Elem()
+		}
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if _, err := fmt.Fprintf(w, "%-24s %v\n", key, f.Interface()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // F returns a pointer to v rounded to 0.1, for the optional keys.

@@ -32,8 +32,9 @@ var DefaultMix = Mix{
 	Infectious: 0.2,
 }
 
-// Generator makes synthetic calls: positions spread over the districts by population, and a
-// priority and category drawn from a Mix. It is deterministic for a seed.
+// Generator makes synthetic calls: positions drawn from the city's population proxy (districts
+// by population, then towns and countryside, city.SamplePoint), and a priority and category
+// drawn from a Mix. It is deterministic for a seed.
 type Generator struct {
 	city   *city.City
 	mix    Mix
@@ -67,7 +68,7 @@ func (g *Generator) Gap(ratePerMin float64) time.Duration {
 func (g *Generator) Call(at time.Time) contract.Call {
 	g.seq++
 	d := &g.city.Districts[g.pick(g.cum)]
-	p := g.PointIn(d)
+	p := g.city.SamplePoint(d, g.rng)
 	c := contract.Call{
 		CallID:     fmt.Sprintf("%s-%06d", g.prefix, g.seq),
 		ReceivedAt: at.UTC(),
@@ -86,17 +87,6 @@ func (g *Generator) Call(at time.Time) contract.Call {
 		c.Infectious = true
 	}
 	return c
-}
-
-// PointIn draws a point uniformly inside a district.
-func (g *Generator) PointIn(d *city.District) city.Point {
-	b := d.Area().Bounds()
-	for {
-		p := city.Point{Lat: b.Min(1) + g.rng.Float64()*(b.Max(1)-b.Min(1)), Lng: b.Min(0) + g.rng.Float64()*(b.Max(0)-b.Min(0))}
-		if d.Contains(p) {
-			return p
-		}
-	}
 }
 
 func (g *Generator) pick(cum []float64) int {

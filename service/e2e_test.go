@@ -477,7 +477,7 @@ func TestHTTP(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	a, _ := v["assignment"].(map[string]any)
-	if a == nil || a["unit_id"] == "" || a["reason"] != "nearest" {
+	if a == nil || a["unit_id"] == "" || !strings.HasPrefix(fmt.Sprint(a["reason"]), "nearest") || a["hospital_id"] == "" {
 		t.Errorf("live assignment = %v", v["assignment"])
 	}
 	if evs, _ := v["events"].([]any); len(evs) != 2 {
@@ -713,5 +713,116 @@ func TestOperatorCommands(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&v)
 	if v["status"] != "cancelled" || len(v["assignments"].([]any)) != 2 || len(v["events"].([]any)) != 6 {
 		t.Fatalf("recorded call: %v", v)
+	}
+}
+
+// Hospital capacity over Kafka and HTTP: good reports are applied and kept as history, bad
+// ones refused with their reason, stale ones shown; a full hospital is not chosen while
+// another has a bed.
+func TestCapacityReports(t *testing.T) {
+	e := newEnv(t)
+	dead := e.read(contract.TopicDeadLetter)
+	assignments := e.read(contract.TopicAssignments)
+	r := e.start(0)
+	base := "http://" + r.svc.HTTPAddr()
+	now := time.Now().UTC().Truncate(time.Second)
+	rep := func(id string, at time.Time, total, occ int) []byte {
+		b, _ := json.Marshal(contract.CapacityReport{HospitalID: id, ReportedAt: at, Accepting: true,
+			Beds: map[string]contract.Beds{contract.BedFeverObservation: {Total: total, Occupied: occ}}})
+		return b
+	}
+	// Over Kafka: a good one, then an older one, one for an unknown hospital, occupied > total.
+	e.produceKeyed(contract.TopicCapacity, "H-zhongnan", rep("H-zhongnan", now, 40, 12), rep("H-zhongnan", now.Add(-time.Hour), 40, 1))
+	e.produce(contract.TopicCapacity, rep("H-nowhere", now, 1, 0), []byte(`{"hospital_id":"H-xiehe","reported_at":"2026-11-28T09:00:00Z","beds":{"icu":{"total":2,"occupied":3}}}`))
+	msgs := dead.waitFor(t, 3, 500*time.Millisecond)
+	reasons := ""
+	for _, m := range msgs {
+		var dl contract.DeadLetter
+		json.Unmarshal(m.Value, &dl)
+		reasons += dl.Error + "\n"
+	}
+	for _, want := range []string{"older than the last accepted report", "unknown hospital", "occupied 3 is more than total 2"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("dead letters lack %q:\n%s", want, reasons)
+		}
+	}
+	// Over HTTP: refusals are 4xx with reasons; a good one is 202 and applied.
+	post := func(id, body string) (int, map[string]any) {
+		resp, err := http.Post(base+"/v1/hospitals/"+id+"/capacity", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	future := now.Add(time.Hour).Format(time.RFC3339)
+	if code, v := post("H-tongji", `{"reported_at":"`+future+`","beds":{"fever_observation":{"total":40,"occupied":1}}}`); code != 400 || v["field"] != "reported_at" {
+		t.Errorf("future report: %d %v", code, v)
+	}
+	if code, v := post("H-nowhere", `{"reported_at":"`+now.Format(time.RFC3339)+`","beds":{"icu":{"total":1,"occupied":0}}}`); code != 404 {
+		t.Errorf("unknown hospital: %d %v", code, v)
+	}
+	if code, v := post("H-tongji", `{"hospital_id":"H-xiehe","reported_at":"`+now.Format(time.RFC3339)+`","beds":{"icu":{"total":1,"occupied":0}}}`); code != 400 {
+		t.Errorf("body and path disagree: %d %v", code, v)
+	}
+	if code, v := post("H-tongji", `{"reported_at":"`+now.Format(time.RFC3339)+`","beds":{"fever_observation":{"total":40,"occupied":40}}}`); code != 202 {
+		t.Fatalf("good report: %d %v", code, v)
+	}
+	var hv struct {
+		Hospitals []struct {
+			ID    string `json:"hospital_id"`
+			Stale bool   `json:"stale"`
+			Beds  map[string]struct {
+				Occupied int `json:"occupied"`
+				Free     int `json:"free"`
+			} `json:"beds"`
+		} `json:"hospitals"`
+		Overdue []string `json:"overdue"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/v1/hospitals")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&hv)
+		resp.Body.Close()
+		fresh := 0
+		for _, h := range hv.Hospitals {
+			if !h.Stale {
+				fresh++
+			}
+		}
+		if fresh == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reports not applied: %d fresh hospitals", fresh)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(hv.Overdue) != len(e.city.Hospitals)-2 {
+		t.Errorf("%d overdue, want every hospital but the two that reported", len(hv.Overdue))
+	}
+	// History in PostgreSQL.
+	st, err := sql.Open(context.Background(), e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var history int
+	st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM capacity_reports`).Scan(&history)
+	if history != 2 {
+		t.Errorf("%d reports in the history, want 2", history)
+	}
+	// A suspected-fever call next to 同济医院, which just reported full: another hospital.
+	tongji, _ := r.svc.Hospital("H-tongji")
+	call := contract.Call{CallID: "FEVER-1", ReceivedAt: now, Lat: tongji.Lat + 0.001, Lng: tongji.Lng, Priority: 2, Category: contract.CategoryFever}
+	e.produce(contract.TopicCalls, encode(t, []contract.Call{call})...)
+	a := assignmentsByCall(t, assignments.waitFor(t, 1, 0))["FEVER-1"]
+	if len(a) != 1 || a[0].HospitalID == "H-tongji" || a[0].HospitalID == "" {
+		t.Fatalf("fever call next to a full hospital went to %+v", a)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ems120/ems120/contract"
 	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
 )
 
@@ -44,6 +46,8 @@ func (s *Service) Handler() http.Handler {
 		return s.engine.Assign(r.PathValue("id"), b.UnitID, now)
 	}))
 	mux.HandleFunc("GET /v1/units", s.getUnits)
+	mux.HandleFunc("GET /v1/hospitals", s.getHospitals)
+	mux.HandleFunc("POST /v1/hospitals/{id}/capacity", s.postCapacity)
 	mux.HandleFunc("GET /v1/queue", s.getQueue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
@@ -269,4 +273,110 @@ func (s *Service) getQueue(w http.ResponseWriter, r *http.Request) {
 		out[i] = queuedView{Call: inc.Call, WaitingS: int(now.Sub(inc.Call.ReceivedAt).Seconds())}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"queue": out, "count": len(out)})
+}
+
+type bedsView struct {
+	Total        int     `json:"total"`
+	Occupied     int     `json:"occupied"` // as last reported
+	Admitted     int     `json:"admitted"` // handed over by ambulances since the report
+	Reserved     int     `json:"reserved"` // patients on the way
+	Free         int     `json:"free"`     // effective: total − occupied − admitted − reserved
+	OccupancyPct float64 `json:"occupancy_pct"`
+}
+
+type hospitalView struct {
+	ID         string              `json:"hospital_id"`
+	Name       string              `json:"name"`
+	Kind       string              `json:"kind"`
+	District   string              `json:"district,omitempty"`
+	Lat        float64             `json:"lat"`
+	Lng        float64             `json:"lng"`
+	Accepting  bool                `json:"accepting"`
+	ReportedAt *time.Time          `json:"reported_at"`  // null: never reported (the numbers are the city's estimate)
+	ReportAgeS *int                `json:"report_age_s"` // null: never reported
+	Stale      bool                `json:"stale"`
+	Beds       map[string]bedsView `json:"beds"`
+}
+
+func (s *Service) getHospitals(w http.ResponseWriter, r *http.Request) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	reg := s.hospitals
+	var out []hospitalView
+	for _, h := range reg.All() {
+		v := hospitalView{ID: h.ID, Name: h.Name, Kind: string(h.Kind), District: h.District, Lat: h.Lat, Lng: h.Lng,
+			Accepting: h.Accepting, Stale: reg.Stale(h, now), Beds: map[string]bedsView{}}
+		if !h.ReportedAt.IsZero() {
+			t, age := h.ReportedAt, int(now.Sub(h.ReportedAt).Seconds())
+			v.ReportedAt, v.ReportAgeS = &t, &age
+		}
+		for bed := range h.Reported {
+			e := h.Effective(bed)
+			v.Beds[bed] = bedsView{Total: e.Total, Occupied: e.Occupied, Admitted: e.Admitted, Reserved: e.Reserved,
+				Free: e.Free(), OccupancyPct: math.Round(e.OccupancyPct()*10) / 10}
+		}
+		out = append(out, v)
+	}
+	overdue := reg.Overdue(now)
+	staleAfter := reg.Config().StaleAfter
+	s.mu.Unlock()
+	if overdue == nil {
+		overdue = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hospitals": out, "count": len(out), "overdue": overdue,
+		"stale_after_s": int(staleAfter.Seconds())})
+}
+
+// postCapacity takes a report over HTTP. It is validated against the registry now (4xx with
+// the reason), then put on ems.capacity like any report, where it is applied.
+func (s *Service) postCapacity(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, err := io.ReadAll(io.LimitReader(r.Body, contract.MaxMessageBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "", "reading the body: "+err.Error())
+		return
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		writeError(w, http.StatusBadRequest, "", "invalid JSON: "+err.Error())
+		return
+	}
+	if raw, ok := obj["hospital_id"]; ok {
+		var inBody string
+		if json.Unmarshal(raw, &inBody) != nil || inBody != id {
+			writeError(w, http.StatusBadRequest, "hospital_id", fmt.Sprintf("the body names %s, the path %s", raw, id))
+			return
+		}
+	} else {
+		obj["hospital_id"], _ = json.Marshal(id)
+		body, _ = json.Marshal(obj)
+	}
+	rep, err := contract.DecodeCapacityReport(body)
+	if err == nil {
+		s.mu.Lock()
+		_, err = s.hospitals.Check(rep, s.cfg.Now())
+		s.mu.Unlock()
+	}
+	if err != nil {
+		var ve *contract.Error
+		field := ""
+		if errors.As(err, &ve) {
+			field = ve.Field
+		}
+		code := http.StatusBadRequest
+		if errors.Is(err, hospitals.ErrUnknownHospital) {
+			code = http.StatusNotFound
+		} else if errors.Is(err, hospitals.ErrOlderReport) {
+			code = http.StatusConflict
+		}
+		writeError(w, code, field, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.capacityIn.WriteMessages(ctx, kafka.Message{Key: []byte(id), Value: body}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "", "the report could not be put on "+contract.TopicCapacity+": "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"hospital_id": id, "status": "accepted", "topic": contract.TopicCapacity})
 }

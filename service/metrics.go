@@ -27,6 +27,7 @@ type metrics struct {
 	latency      prometheus.Histogram
 	published    prometheus.Counter
 	lag          *prometheus.GaugeVec
+	capacity     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -57,14 +58,18 @@ func newMetrics() *metrics {
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ems_consumer_lag",
 		Help: "Messages on the topic not yet handled, as of the last batch."}, []string{"topic"})
+	m.capacity = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ems_capacity_reports_total",
+		Help: "Hospital capacity reports by outcome: accepted, duplicate, rejected."}, []string{"outcome"})
 	m.reg.MustRegister(m.calls, m.assigned, m.queuedEvents, m.withinStd, m.closed, m.rejected, m.pings,
-		m.stalePings, m.latency, m.published, m.lag)
+		m.stalePings, m.latency, m.published, m.lag, m.capacity)
 	return m
 }
 
 // gauges registers the gauges read from the engine's counts.
-func (m *metrics) gauges(stats func() dispatch.Stats) {
+func (m *metrics) gauges(stats func() dispatch.Stats, overdue func() int) {
 	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_hospitals_overdue", Help: "Hospitals whose capacity report is stale or missing."},
+			func() float64 { return float64(overdue()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_queue_length", Help: "Calls waiting for a unit."},
 			func() float64 { return float64(stats().Queued) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_incidents_live", Help: "Incidents neither closed nor cancelled."},

@@ -12,6 +12,7 @@ import (
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
 	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
 	"github.com/ems120/ems120/streams"
 )
@@ -265,4 +266,53 @@ func (s *Service) count(evs []dispatch.Event) {
 			s.metrics.closed.Inc()
 		}
 	}
+}
+
+// handleCapacity is the streams.Handler for ems.capacity: each report is validated against the
+// registry (known hospital, its bed kinds, not in the future, not older than the last one);
+// an accepted report is kept as history and becomes the hospital's state in the same
+// transaction; a repeat of the last report changes nothing; a refused one goes to the
+// dead-letter topic with its reason.
+func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) error {
+	var dead []kafka.Message
+	now := s.cfg.Now()
+	reps := make([]contract.CapacityReport, 0, len(msgs))
+	from := make([]kafka.Message, 0, len(msgs))
+	for _, m := range msgs {
+		r, err := contract.DecodeCapacityReport(m.Value)
+		if err != nil {
+			dead = append(dead, streams.DeadLetter(m, err, now))
+			continue
+		}
+		reps = append(reps, r)
+		from = append(from, m)
+	}
+	var accepted, duplicate int
+	if len(reps) > 0 {
+		err := s.commit(ctx, nil, func(ctx context.Context, tx sql.Tx, now time.Time) ([]dispatch.Event, error) {
+			accepted, duplicate = 0, 0
+			for i, r := range reps {
+				out, err := s.hospitals.Apply(r, now)
+				switch {
+				case err != nil:
+					dead = append(dead, streams.DeadLetter(from[i], err, now))
+				case out == hospitals.Duplicate:
+					duplicate++
+				default:
+					accepted++
+					if err := tx.InsertCapacityReport(ctx, r, contract.TopicCapacity); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return nil, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.metrics.capacity.WithLabelValues("accepted").Add(float64(accepted))
+	s.metrics.capacity.WithLabelValues("duplicate").Add(float64(duplicate))
+	s.metrics.capacity.WithLabelValues("rejected").Add(float64(len(dead)))
+	return s.deadLetter(ctx, contract.TopicCapacity, dead)
 }

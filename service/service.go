@@ -51,25 +51,30 @@ type Config struct {
 	PreemptSaving   time.Duration
 	MaxBatch        int           // messages per batch; default 1000
 	TickEvery       time.Duration // how often acknowledgement deadlines are checked; default 1 s
+	// Hospitals holds the destination rules (policy, staleness, maximum transport, slack);
+	// its Travel is set by New.
+	Hospitals hospitals.Config
 }
 
 // Service is the daemon.
 type Service struct {
-	cfg       Config
-	log       *slog.Logger
-	store     *sql.Store
-	travel    city.TravelModel
-	hospitals *hospitals.Registry
-	metrics   *metrics
-	outbox    *publisher
-	dlq       *kafka.Writer // ems.deadletter
-	intake    *kafka.Writer // ems.calls, for calls taken over HTTP
-	calls     *streams.Consumer
-	units     *streams.Consumer
+	cfg        Config
+	log        *slog.Logger
+	store      *sql.Store
+	travel     city.TravelModel
+	metrics    *metrics
+	outbox     *publisher
+	dlq        *kafka.Writer // ems.deadletter
+	intake     *kafka.Writer // ems.calls, for calls taken over HTTP
+	capacityIn *kafka.Writer // ems.capacity, for reports taken over HTTP
+	calls      *streams.Consumer
+	units      *streams.Consumer
+	capacity   *streams.Consumer
 
-	mu     sync.Mutex // guards engine and everything it decides until the decision is durable
-	engine *dispatch.Engine
-	stats  atomic.Pointer[dispatch.Stats]
+	mu        sync.Mutex // guards engine, hospitals and everything they decide until it is durable
+	engine    *dispatch.Engine
+	hospitals *hospitals.Registry
+	stats     atomic.Pointer[dispatch.Stats]
 
 	ready    atomic.Bool
 	httpAddr atomic.Pointer[string]
@@ -121,21 +126,28 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		loc = time.UTC
 	}
 	s := &Service{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		store:     store,
-		travel:    city.DefaultTravelModel(loc),
-		hospitals: hospitals.NewRegistry(cfg.City),
-		metrics:   newMetrics(),
-		dlq:       streams.NewWriter(cfg.Brokers, contract.TopicDeadLetter),
-		intake:    streams.NewWriter(cfg.Brokers, contract.TopicCalls),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      store,
+		travel:     city.DefaultTravelModel(loc),
+		metrics:    newMetrics(),
+		dlq:        streams.NewWriter(cfg.Brokers, contract.TopicDeadLetter),
+		intake:     streams.NewWriter(cfg.Brokers, contract.TopicCalls),
+		capacityIn: streams.NewWriter(cfg.Brokers, contract.TopicCapacity),
 	}
 	s.outbox = newPublisher(store, cfg.Brokers, s.metrics, cfg.Logger, cfg.Now)
 	s.calls = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCalls,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.units = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicUnits,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
-	s.metrics.gauges(s.Stats)
+	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
+		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
+	s.cfg.Hospitals.Travel = s.travel
+	s.metrics.gauges(s.Stats, func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.hospitals.Overdue(s.cfg.Now()))
+	})
 	if err := s.reload(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -143,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-func (s *Service) newEngine() *dispatch.Engine {
+func (s *Service) newEngine(reg *hospitals.Registry) *dispatch.Engine {
 	return dispatch.New(dispatch.Config{
 		Travel:          s.travel,
 		StandardRadiusM: s.cfg.StandardRadiusM,
@@ -152,8 +164,38 @@ func (s *Service) newEngine() *dispatch.Engine {
 		AckTimeout:      s.cfg.AckTimeout,
 		Preempt:         s.cfg.Preempt,
 		PreemptSaving:   s.cfg.PreemptSaving,
-		Destination:     s.hospitals.Destination,
+		Hospitals:       reg,
 	})
+}
+
+// loadHospitals rebuilds the hospital registry from the record: each hospital's last
+// accepted report, then the beds held by calls (on the way, or handed over since the report).
+func (s *Service) loadHospitals(ctx context.Context) (*hospitals.Registry, error) {
+	reg := hospitals.NewRegistry(s.cfg.City, s.cfg.Hospitals)
+	states, err := s.store.HospitalStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		h, ok := reg.Hospital(st.ID)
+		if !ok {
+			continue // in the database from another city file; not ours
+		}
+		h.Accepting, h.ReportedAt = st.Accepting, st.ReportedAt
+		for bed, b := range st.Beds {
+			h.Reported[bed] = b
+		}
+	}
+	bookings, err := s.store.Bookings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bookings {
+		if err := reg.Restore(b.Call.CallID, b.HospitalID, b.Call, b.HandedOver, b.At); err != nil {
+			s.log.Warn("a booked bed at an unknown hospital", "call_id", b.Call.CallID, "err", err)
+		}
+	}
+	return reg, nil
 }
 
 // reload rebuilds the engine from the database, the source of truth. It runs at start-up and
@@ -165,7 +207,11 @@ func (s *Service) reload(ctx context.Context) error {
 }
 
 func (s *Service) reloadLocked(ctx context.Context) error {
-	e := s.newEngine()
+	reg, err := s.loadHospitals(ctx)
+	if err != nil {
+		return err
+	}
+	e := s.newEngine(reg)
 	units, err := s.store.Units(ctx)
 	if err != nil {
 		return err
@@ -192,7 +238,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 			}
 		}
 	}
-	s.engine = e
+	s.engine, s.hospitals = e, reg
 	s.publishStats()
 	return nil
 }
@@ -222,6 +268,7 @@ func (s *Service) Run(ctx context.Context) error {
 		cg, cctx := errgroup.WithContext(gctx)
 		cg.Go(func() error { return s.calls.Run(cctx, s.handleCalls) })
 		cg.Go(func() error { return s.units.Run(cctx, s.handleUnits) })
+		cg.Go(func() error { return s.capacity.Run(cctx, s.handleCapacity) })
 		cg.Go(func() error { return s.tick(cctx) })
 		return cg.Wait()
 	})
@@ -285,6 +332,7 @@ func (s *Service) HTTPAddr() string {
 func (s *Service) close() {
 	s.dlq.Close()
 	s.intake.Close()
+	s.capacityIn.Close()
 	s.outbox.close()
 	s.store.Close()
 }
@@ -295,6 +343,16 @@ func (s *Service) Stats() dispatch.Stats {
 		return *p
 	}
 	return dispatch.Stats{}
+}
+
+// Hospital returns a hospital of the service's city.
+func (s *Service) Hospital(id string) (city.Hospital, bool) {
+	for _, h := range s.cfg.City.Hospitals {
+		if h.ID == id {
+			return h, true
+		}
+	}
+	return city.Hospital{}, false
 }
 
 // Status returns the counters for a status line.

@@ -155,3 +155,63 @@ func TestCallsAndChanges(t *testing.T) {
 		t.Fatalf("after delete, pending = %d, want 1", len(msgs))
 	}
 }
+
+func TestCapacityAndBookings(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	rep := contract.CapacityReport{HospitalID: "H-xiehe", ReportedAt: at, Accepting: false,
+		Beds: map[string]contract.Beds{contract.BedEmergency: {Total: 100, Occupied: 77}}}
+	err := st.InTx(ctx, func(tx sql.Tx) error {
+		if err := tx.InsertCapacityReport(ctx, rep, "test"); err != nil {
+			return err
+		}
+		// The enroute call C1 holds a bed at 协和; C2 was handed over there after the report.
+		calls := []contract.Call{
+			{CallID: "C1", ReceivedAt: at, Lat: 30.59, Lng: 114.27, Priority: 2, Category: contract.CategoryTrauma},
+			{CallID: "C2", ReceivedAt: at, Lat: 30.59, Lng: 114.27, Priority: 3, Category: contract.CategoryOther},
+		}
+		if _, err := tx.InsertCalls(ctx, calls, nil); err != nil {
+			return err
+		}
+		_, err := tx.Apply(ctx, sql.Changes{
+			Calls: []sql.CallState{{CallID: "C1", State: "en_route", UnitID: "A-001"}, {CallID: "C2", State: "closed", UnitID: "A-002"}},
+			Assignments: []sql.AssignmentRow{
+				{Assignment: contract.Assignment{CallID: "C1", UnitID: "A-001", DecidedAt: at, HospitalID: "H-xiehe", Reason: "nearest"}, Seq: 1},
+				{Assignment: contract.Assignment{CallID: "C2", UnitID: "A-002", DecidedAt: at, HospitalID: "H-xiehe", Reason: "nearest"}, Seq: 1}},
+			Events: []sql.EventRow{{CallID: "C2", At: at.Add(30 * time.Minute), Type: "at_hospital", State: "at_hospital", UnitID: "A-002"}},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := st.HospitalStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range states {
+		if h.ID == "H-xiehe" {
+			if !h.ReportedAt.Equal(at) || h.Accepting || h.Beds[contract.BedEmergency].Occupied != 77 || h.Beds[contract.BedFeverObservation].Total == 0 {
+				t.Fatalf("协和 after the report: %+v (the report's kinds replace, the others stay)", h)
+			}
+		} else if !h.ReportedAt.IsZero() {
+			t.Fatalf("%s has a report time without a report", h.ID)
+		}
+	}
+	bookings, err := st.Bookings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bookings) != 2 {
+		t.Fatalf("bookings = %+v, want C1 on the way and C2 handed over", bookings)
+	}
+	for _, b := range bookings {
+		if b.HospitalID != "H-xiehe" || (b.Call.CallID == "C1") == b.HandedOver || b.Call.Priority == 0 {
+			t.Fatalf("booking %+v", b)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/loadtest"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql"
@@ -42,6 +43,7 @@ Commands:
   demo      everything embedded: Kafka-protocol broker, throwaway PostgreSQL, the Wuhan city,
             a simulated fleet and call stream, the HTTP API and a status line
   serve     the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)
+  simulate  a discrete-event simulation in virtual time (no broker, no database)
   migrate   apply the SQL migrations to -db
 
 Run 'ems120 <command> -h' for a command's flags.
@@ -63,7 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, rest, getenv, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
-	case "simulate", "loadtest", "replay", "coverage":
+	case "simulate":
+		return runSimulate(rest, stdout, stderr)
+	case "loadtest", "replay", "coverage":
 		return fmt.Errorf("%s is not built yet (see the open issues); available: demo, serve, migrate", cmd)
 	default:
 		fmt.Fprint(stderr, usage)
@@ -79,14 +83,27 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// dispatchFlags are the dispatch rules both demo and serve take.
-func dispatchFlags(fs *flag.FlagSet) func() service.Config {
+// ruleFlags are the dispatch and destination rules that demo and serve take.
+func ruleFlags(fs *flag.FlagSet) func() service.Config {
 	ack := fs.Duration("ack-timeout", dispatch.DefaultAckTimeout, "time a dispatched unit has to acknowledge before the call goes to the next unit (negative: never)")
 	maxR := fs.Float64("max-radius-km", dispatch.DefaultMaxRadiusM/1000, "widest search for a unit before a call waits in the queue, km")
 	preempt := fs.Bool("preempt", false, "let a priority-1 call take a unit on its way to a priority 3–4 call")
 	saving := fs.Duration("preempt-saving", dispatch.DefaultPreemptSaving, "how much sooner the pre-empted unit must arrive")
+	hosp := hospitalFlags(fs)
 	return func() service.Config {
-		return service.Config{AckTimeout: *ack, MaxRadiusM: *maxR * 1000, Preempt: *preempt, PreemptSaving: *saving}
+		return service.Config{AckTimeout: *ack, MaxRadiusM: *maxR * 1000, Preempt: *preempt, PreemptSaving: *saving, Hospitals: hosp()}
+	}
+}
+
+// hospitalFlags are the destination rules: demo, serve and simulate take them.
+func hospitalFlags(fs *flag.FlagSet) func() hospitals.Config {
+	policy := fs.String("hospital-policy", string(hospitals.PolicyBalanced), "destination policy: balanced or nearest")
+	stale := fs.Duration("stale-after", 2*time.Hour, "a capacity report older than this is stale")
+	maxT := fs.Duration("max-transport", 45*time.Minute, "longest acceptable transport to a hospital with a free bed")
+	slack := fs.Duration("slack", 15*time.Minute, "extra transport accepted to spread load (beds held for hours or days)")
+	edSlack := fs.Duration("emergency-slack", 3*time.Minute, "extra transport accepted to spread load (emergency-department patients)")
+	return func() hospitals.Config {
+		return hospitals.Config{Policy: hospitals.Policy(*policy), StaleAfter: *stale, MaxTransport: *maxT, Slack: *slack, EmergencySlack: *edSlack}
 	}
 }
 
@@ -111,7 +128,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "seed of the synthetic calls and the simulated crews")
 	status := fs.Duration("status", 5*time.Second, "status line period")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
-	rules := dispatchFlags(fs)
+	rules := ruleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +169,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
 	group := fs.String("group", "ems120", "Kafka consumer group")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
-	rules := dispatchFlags(fs)
+	rules := ruleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -192,4 +209,37 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s): %v\n", len(applied), applied)
 	return nil
+}
+
+func runSimulate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	scenario := fs.String("scenario", loadtest.ScenarioNormal, "normal or fever-surge")
+	hours := fs.Float64("hours", 24, "simulated hours (after a 24-hour warm-up)")
+	seed := fs.Uint64("seed", 1, "seed: the same seed gives the same result")
+	perDay := fs.Float64("calls-per-day", loadtest.DefaultCallsPerDay, "calls a day, before the daily profile")
+	dpolicy := fs.String("dispatch-policy", "standard", "standard, or preempt (a priority-1 call may take a unit from a priority 3–4 call)")
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON object")
+	hosp := hospitalFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dpolicy != "standard" && *dpolicy != "preempt" {
+		return fmt.Errorf("-dispatch-policy %q: want standard or preempt", *dpolicy)
+	}
+	c, err := loadCity(*cityFile)
+	if err != nil {
+		return err
+	}
+	hc := hosp()
+	r, err := loadtest.Simulate(loadtest.SimConfig{City: c, Scenario: *scenario, Hours: *hours, Seed: *seed, CallsPerDay: *perDay,
+		HospitalPolicy: hc.Policy, Hospitals: hc, Preempt: *dpolicy == "preempt", Progress: stderr})
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return r.Summary.Write(stdout)
+	}
+	return r.Summary.WriteText(stdout)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,7 +27,9 @@ func TestRunCommands(t *testing.T) {
 		{"migrate without db", []string{"migrate"}, "migrate needs -db", ""},
 		{"bad flag", []string{"demo", "-rate", "many"}, "invalid value", ""},
 		{"bad log level", []string{"demo", "-log-level", "loud"}, "-log-level", ""},
-		{"not built yet", []string{"simulate"}, "not built yet", ""},
+		{"not built yet", []string{"replay"}, "not built yet", ""},
+		{"simulate bad scenario", []string{"simulate", "-scenario", "zombies"}, "unknown scenario", ""},
+		{"simulate bad policy", []string{"simulate", "-dispatch-policy", "fastest"}, "-dispatch-policy", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,5 +70,24 @@ func TestMigrate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "applied 0 migration(s)") {
 		t.Fatalf("second migrate said %q", out.String())
+	}
+}
+
+func TestSimulateCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"simulate", "-hours", "2", "-json", "-seed", "3"}, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("-json printed %q: %v", out.String(), err)
+	}
+	for _, k := range []string{"calls", "assigned", "lost", "hospital_overflow", "transport_added_s_mean", "latency_ms_p99"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary lacks %q", k)
+		}
+	}
+	if sum["lost"].(float64) != 0 || sum["calls"].(float64) == 0 {
+		t.Errorf("summary %v", sum)
 	}
 }

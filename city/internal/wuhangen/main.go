@@ -363,13 +363,16 @@ func bedsFor(name string, kind city.HospitalKind, isolation int) map[string]cont
 		beds[contract.BedICU] = max(10, isolation/20)
 		beds[contract.BedFeverObservation] = 30
 	case city.HospitalFeverClinic:
+		// Emergency places: the emergency department's observation and resuscitation beds
+		// (急诊留观/抢救床), about 100 at a teaching hospital and 50 at a district one.
+		// Fever-observation beds as the clinics had them after the early-2020 expansion.
 		if tertiary(name) {
-			beds[contract.BedFeverObservation] = 40
-			beds[contract.BedEmergency] = 80
+			beds[contract.BedFeverObservation] = 60
+			beds[contract.BedEmergency] = 100
 			beds[contract.BedICU] = 30
 		} else {
-			beds[contract.BedFeverObservation] = 20
-			beds[contract.BedEmergency] = 40
+			beds[contract.BedFeverObservation] = 30
+			beds[contract.BedEmergency] = 50
 			beds[contract.BedICU] = 10
 		}
 	case city.HospitalFangcang:
@@ -378,7 +381,7 @@ func bedsFor(name string, kind city.HospitalKind, isolation int) map[string]cont
 			beds[contract.BedIsolation] = 1500
 		}
 	case city.HospitalGeneral:
-		beds[contract.BedEmergency] = 60
+		beds[contract.BedEmergency] = 80
 		beds[contract.BedICU] = 20
 	}
 	h := fnv.New32a()
