@@ -19,6 +19,7 @@ const (
 	TopicAssignments = "ems.assignments" // key: call id
 	TopicEvents      = "ems.events"      // key: call id; the incident event log
 	TopicDeadLetter  = "ems.deadletter"  // key: the original key
+	TopicCoverage    = "ems.coverage"    // key: "wuhan" (the city); move-up advice
 )
 
 // Category is what the call is about, as classified at intake.
@@ -152,6 +153,25 @@ type IncidentEvent struct {
 	UnitID string    `json:"unit_id,omitempty"`
 	Seq    int       `json:"seq,omitempty"` // for "assigned": 1 for the first assignment, 2 for the next…
 	Reason string    `json:"reason,omitempty"`
+}
+
+// MoveUpAdvice is published on ems.coverage when coverage falls below the target: which idle
+// units should move to which stations to regain the most demand covered.
+type MoveUpAdvice struct {
+	Type              string    `json:"type"` // "move_up_advice"
+	At                time.Time `json:"at"`
+	CoveragePct       float64   `json:"coverage_pct"`
+	DoubleCoveragePct float64   `json:"double_coverage_pct"`
+	TargetPct         float64   `json:"target_pct"`
+	Moves             []MoveUp  `json:"moves"`
+}
+
+// MoveUp is one recommended move.
+type MoveUp struct {
+	UnitID        string  `json:"unit_id"`
+	ToStation     string  `json:"to_station"`
+	GainPct       float64 `json:"gain_pct"`        // covered demand regained, percentage points
+	DoubleGainPct float64 `json:"double_gain_pct"` // double-covered demand gained
 }
 
 // Beds is one kind of bed at a hospital.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
 )
@@ -84,6 +85,8 @@ type Sample struct {
 	Queued       int     // calls waiting for a unit
 	Busy         int     // units serving an incident
 	OccupancyPct float64 // mean occupancy of the focus bed kind across its hospitals
+	CoveragePct  float64 // demand within 5 km / 15 min of an available unit
+	DoublePct    float64 // … of two
 }
 
 // SimResult is what a simulation measured.
@@ -184,6 +187,7 @@ type sim struct {
 	truth      map[string]map[string]*bedTruth // hospital → bed kind → truth
 	focus      string
 	focusKinds []city.HospitalKind
+	cov        *coverage.Tracker
 
 	calls     map[string]contract.Call
 	nMeasured int
@@ -237,6 +241,7 @@ func newSim(cfg SimConfig, loc *time.Location) *sim {
 		}
 		s.truth[h.ID] = m
 	}
+	s.cov = coverage.NewTracker(coverage.ServiceArea(cfg.City, coverage.Resolution), s.travel, s.now)
 	s.gen = NewGenerator(cfg.City, DefaultMix, cfg.Seed, "S")
 	surgeCity := *cfg.City
 	surgeCity.Districts = nil
@@ -526,9 +531,18 @@ func (s *sim) sample() {
 			s.spreadPP = slices.Max(pcts) - slices.Min(pcts)
 		}
 	}
+	s.cov.SetTime(s.now)
+	for _, u := range s.engine.DrainDirty() {
+		if u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero() {
+			s.cov.Set(u.ID, u.Pos)
+		} else {
+			s.cov.Remove(u.ID)
+		}
+	}
+	one, two := s.cov.Summary()
 	st := s.engine.Stats()
 	s.samples = append(s.samples, Sample{At: s.now, Calls: s.nMeasured, Queued: st.Queued, Busy: st.Units - st.Available - st.Flagged,
-		OccupancyPct: mean})
+		OccupancyPct: mean, CoveragePct: one, DoublePct: two})
 }
 
 func (s *sim) result() SimResult {
@@ -571,6 +585,14 @@ func (s *sim) result() SimResult {
 	sum.HospitalOverflow = &s.overflow
 	sum.OccupancyMaxPct = F(s.maxPct)
 	sum.OccupancySpreadPP = F(s.spreadPP)
+	if n := len(s.samples); n > 0 {
+		one, two := 0.0, 0.0
+		for _, x := range s.samples {
+			one += x.CoveragePct
+			two += x.DoublePct
+		}
+		sum.CoveragePct, sum.DoubleCoveragePct = F(one/float64(n)), F(two/float64(n))
+	}
 	if len(s.added) > 0 {
 		m := 0.0
 		for _, a := range s.added {

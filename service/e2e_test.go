@@ -826,3 +826,114 @@ func TestCapacityReports(t *testing.T) {
 		t.Fatalf("fever call next to a full hospital went to %+v", a)
 	}
 }
+
+// The live coverage map: GeoJSON over HTTP, units going busy lower it, snapshots and views in
+// PostgreSQL for analysts, move-up advice over HTTP and on ems.coverage.
+func TestCoverage(t *testing.T) {
+	e := newEnv(t)
+	advice := e.read(contract.TopicCoverage)
+	r := e.startWith(service.Config{AckTimeout: -1, CoverageTargetPct: 99.5, CoverageSnapshotEvery: time.Second})
+	base := "http://" + r.svc.HTTPAddr()
+	getMap := func(q string) map[string]any {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/coverage" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/geo+json" {
+			t.Fatalf("content type %q", ct)
+		}
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	full := getMap("")
+	feats := full["features"].([]any)
+	if full["type"] != "FeatureCollection" || len(feats) < 12_000 {
+		t.Fatalf("map: type %v with %d features", full["type"], len(feats))
+	}
+	f0 := feats[0].(map[string]any)
+	if f0["geometry"].(map[string]any)["type"] != "Polygon" || f0["properties"].(map[string]any)["h3"] == nil {
+		t.Fatalf("a feature: %v", f0)
+	}
+	before := full["coverage_pct"].(float64)
+	if before < 50 {
+		t.Fatalf("the whole fleet at its stations covers %.1f%%", before)
+	}
+	if d := getMap("?district=420102")["features"].([]any); len(d) == 0 || len(d) > 1000 {
+		t.Fatalf("one district: %d cells", len(d))
+	}
+	// Fifty calls in the centre take fifty units away: coverage drops.
+	calls := e.calls(50, "COV")
+	for i := range calls {
+		calls[i].Lat, calls[i].Lng = 30.58+float64(i%5)*0.004, 114.28+float64(i/5)*0.004
+	}
+	e.produce(contract.TopicCalls, encode(t, calls)...)
+	deadline := time.Now().Add(30 * time.Second)
+	var after float64
+	for {
+		after = getMap("?min_reach=1")["coverage_pct"].(float64)
+		if after < before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("coverage stayed at %.1f%% with fifty units busy", after)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Below the (deliberately high) target: advice, over HTTP and on the topic.
+	resp, err := http.Get(base + "/v1/coverage/moves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adv contract.MoveUpAdvice
+	json.NewDecoder(resp.Body).Decode(&adv)
+	resp.Body.Close()
+	if len(adv.Moves) == 0 || adv.Moves[0].GainPct <= 0 || adv.TargetPct != 99.5 {
+		t.Fatalf("advice %+v", adv)
+	}
+	msgs := advice.waitFor(t, 1, 0)
+	var published contract.MoveUpAdvice
+	if err := json.Unmarshal(msgs[0].Value, &published); err != nil || published.Type != "move_up_advice" || len(published.Moves) == 0 {
+		t.Fatalf("published advice %s: %v", msgs[0].Value, err)
+	}
+	// Analysts' tables and views.
+	st, err := sql.Open(context.Background(), e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var snaps, latest, districts, hours int
+	var covered float64
+	deadline = time.Now().Add(20 * time.Second)
+	for snaps < 2 && time.Now().Before(deadline) {
+		st.Pool.QueryRow(ctx, `SELECT count(*) FROM coverage_snapshots`).Scan(&snaps)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*), 100 * sum(demand) FILTER (WHERE reach > 0) FROM v_coverage_latest`).Scan(&latest, &covered); err != nil {
+		t.Fatal(err)
+	}
+	if snaps < 2 || latest != len(feats) || covered < 50 {
+		t.Fatalf("snapshots %d, latest map %d cells covering %.1f%%", snaps, latest, covered)
+	}
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM v_response_by_district WHERE calls > 0`).Scan(&districts); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM v_response_by_hour`).Scan(&hours); err != nil {
+		t.Fatal(err)
+	}
+	if districts == 0 || hours == 0 {
+		t.Fatalf("response views: %d districts, %d hours", districts, hours)
+	}
+	var within float64
+	if err := st.Pool.QueryRow(ctx, `SELECT within_standard_pct FROM v_response_by_district ORDER BY calls DESC LIMIT 1`).Scan(&within); err != nil {
+		t.Fatal(err)
+	}
+	if within <= 0 {
+		t.Fatalf("the busiest district has %.1f%% within the standard", within)
+	}
+}

@@ -47,6 +47,8 @@ func (s *Service) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /v1/units", s.getUnits)
 	mux.HandleFunc("GET /v1/hospitals", s.getHospitals)
+	mux.HandleFunc("GET /v1/coverage", s.getCoverage)
+	mux.HandleFunc("GET /v1/coverage/moves", s.getMoves)
 	mux.HandleFunc("POST /v1/hospitals/{id}/capacity", s.postCapacity)
 	mux.HandleFunc("GET /v1/queue", s.getQueue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -66,8 +66,12 @@ func newMetrics() *metrics {
 }
 
 // gauges registers the gauges read from the engine's counts.
-func (m *metrics) gauges(stats func() dispatch.Stats, overdue func() int) {
+func (m *metrics) gauges(stats func() dispatch.Stats, overdue func() int, cov func() (float64, float64)) {
 	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_coverage_pct", Help: "Demand-weighted share of the service area reached by ≥ 1 available unit within 5 km and 15 min."},
+			func() float64 { one, _ := cov(); return one }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_double_coverage_pct", Help: "… by ≥ 2 units."},
+			func() float64 { _, two := cov(); return two }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_hospitals_overdue", Help: "Hospitals whose capacity report is stale or missing."},
 			func() float64 { return float64(overdue()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_queue_length", Help: "Calls waiting for a unit."},
@@ -84,6 +88,7 @@ type Status struct {
 	Calls, Assigned, WithinStandard, Rejected, Closed int
 	Queued, Live, Available                           int
 	LatencyP50, LatencyP99                            time.Duration // NaN-safe: zero when nothing measured
+	CoveragePct                                       float64       // live demand-weighted coverage
 }
 
 // WithinStandardPct is the share of assignments within 5 km and 15 min (ETA), in percent.
@@ -95,9 +100,9 @@ func (st Status) WithinStandardPct() float64 {
 }
 
 func (st Status) String() string {
-	return fmt.Sprintf("calls %d  assigned %d  queued %d  rejected %d  closed %d  units available %d  latency p50 %s p99 %s  within 5 km/15 min %.1f%%",
+	return fmt.Sprintf("calls %d  assigned %d  queued %d  rejected %d  closed %d  units available %d  latency p50 %s p99 %s  within 5 km/15 min %.1f%%  coverage %.1f%%",
 		st.Calls, st.Assigned, st.Queued, st.Rejected, st.Closed, st.Available,
-		st.LatencyP50.Round(100*time.Microsecond), st.LatencyP99.Round(100*time.Microsecond), st.WithinStandardPct())
+		st.LatencyP50.Round(100*time.Microsecond), st.LatencyP99.Round(100*time.Microsecond), st.WithinStandardPct(), st.CoveragePct)
 }
 
 func (m *metrics) status(stats dispatch.Stats) Status {

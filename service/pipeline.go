@@ -240,7 +240,9 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.
 		}
 		out = append(out, outMsg{msg: sql.OutboxMsg{Topic: contract.TopicEvents, Key: []byte(e.CallID), Value: v}})
 	}
-	for _, u := range s.engine.DrainDirty() {
+	dirty := s.engine.DrainDirty()
+	s.cov.noteUnits(dirty)
+	for _, u := range dirty {
 		ch.Units = append(ch.Units, sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status,
 			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt})
 	}

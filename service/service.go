@@ -54,6 +54,10 @@ type Config struct {
 	// Hospitals holds the destination rules (policy, staleness, maximum transport, slack);
 	// its Travel is set by New.
 	Hospitals hospitals.Config
+	// CoverageTargetPct: below it, move-up advice is published; default 75.
+	CoverageTargetPct float64
+	// CoverageSnapshotEvery is how often the coverage map is stored; default 10 min.
+	CoverageSnapshotEvery time.Duration
 }
 
 // Service is the daemon.
@@ -74,6 +78,7 @@ type Service struct {
 	mu        sync.Mutex // guards engine, hospitals and everything they decide until it is durable
 	engine    *dispatch.Engine
 	hospitals *hospitals.Registry
+	cov       *covState // its own lock; fed from the decisions, never blocks them
 	stats     atomic.Pointer[dispatch.Stats]
 
 	ready    atomic.Bool
@@ -106,6 +111,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.TickEvery <= 0 {
 		cfg.TickEvery = time.Second
+	}
+	if cfg.CoverageTargetPct == 0 {
+		cfg.CoverageTargetPct = 75
+	}
+	if cfg.CoverageSnapshotEvery <= 0 {
+		cfg.CoverageSnapshotEvery = 10 * time.Minute
 	}
 	if err := streams.EnsureTopics(ctx, cfg.Brokers, streams.Topics); err != nil {
 		return nil, err
@@ -143,11 +154,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.cfg.Hospitals.Travel = s.travel
+	if err := s.newCoverage(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("coverage: %w", err)
+	}
 	s.metrics.gauges(s.Stats, func() int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.hospitals.Overdue(s.cfg.Now()))
-	})
+	}, func() (float64, float64) { one, two, _ := s.cov.summary(); return one, two })
 	if err := s.reload(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -239,6 +254,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 		}
 	}
 	s.engine, s.hospitals = e, reg
+	s.cov.reset(e.Units(), s.cfg.Now())
 	s.publishStats()
 	return nil
 }
@@ -270,6 +286,7 @@ func (s *Service) Run(ctx context.Context) error {
 		cg.Go(func() error { return s.units.Run(cctx, s.handleUnits) })
 		cg.Go(func() error { return s.capacity.Run(cctx, s.handleCapacity) })
 		cg.Go(func() error { return s.tick(cctx) })
+		cg.Go(func() error { return s.runCoverage(cctx) })
 		return cg.Wait()
 	})
 	if s.cfg.HTTPAddr != "" {
@@ -356,7 +373,11 @@ func (s *Service) Hospital(id string) (city.Hospital, bool) {
 }
 
 // Status returns the counters for a status line.
-func (s *Service) Status() Status { return s.metrics.status(s.Stats()) }
+func (s *Service) Status() Status {
+	st := s.metrics.status(s.Stats())
+	st.CoveragePct = s.CoveragePct()
+	return st
+}
 
 // publishStats copies the engine's counts for readers that must not take the engine lock.
 // Call with s.mu held.

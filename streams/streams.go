@@ -32,6 +32,7 @@ var Topics = []TopicSpec{
 	{contract.TopicAssignments, 6},
 	{contract.TopicEvents, 6},
 	{contract.TopicDeadLetter, 1},
+	{contract.TopicCoverage, 1},
 }
 
 // EnsureTopics creates the topics that do not exist yet, with the broker's default

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,9 +18,11 @@ import (
 	"time"
 
 	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/loadtest"
+	"github.com/ems120/ems120/report"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql"
 )
@@ -44,6 +47,7 @@ Commands:
             a simulated fleet and call stream, the HTTP API and a status line
   serve     the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)
   simulate  a discrete-event simulation in virtual time (no broker, no database)
+  coverage  the 5 km / 15-minute coverage of the city with its fleet at the stations
   migrate   apply the SQL migrations to -db
 
 Run 'ems120 <command> -h' for a command's flags.
@@ -67,7 +71,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(rest, stdout, stderr)
-	case "loadtest", "replay", "coverage":
+	case "coverage":
+		return runCoverage(rest, stdout, stderr)
+	case "loadtest", "replay":
 		return fmt.Errorf("%s is not built yet (see the open issues); available: demo, serve, migrate", cmd)
 	default:
 		fmt.Fprint(stderr, usage)
@@ -89,9 +95,12 @@ func ruleFlags(fs *flag.FlagSet) func() service.Config {
 	maxR := fs.Float64("max-radius-km", dispatch.DefaultMaxRadiusM/1000, "widest search for a unit before a call waits in the queue, km")
 	preempt := fs.Bool("preempt", false, "let a priority-1 call take a unit on its way to a priority 3–4 call")
 	saving := fs.Duration("preempt-saving", dispatch.DefaultPreemptSaving, "how much sooner the pre-empted unit must arrive")
+	covTarget := fs.Float64("coverage-target", 75, "below this demand-weighted coverage (percent), publish move-up advice")
+	covEvery := fs.Duration("coverage-snapshot", 10*time.Minute, "how often the coverage map is stored in PostgreSQL")
 	hosp := hospitalFlags(fs)
 	return func() service.Config {
-		return service.Config{AckTimeout: *ack, MaxRadiusM: *maxR * 1000, Preempt: *preempt, PreemptSaving: *saving, Hospitals: hosp()}
+		return service.Config{AckTimeout: *ack, MaxRadiusM: *maxR * 1000, Preempt: *preempt, PreemptSaving: *saving, Hospitals: hosp(),
+			CoverageTargetPct: *covTarget, CoverageSnapshotEvery: *covEvery}
 	}
 }
 
@@ -242,4 +251,86 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		return r.Summary.Write(stdout)
 	}
 	return r.Summary.WriteText(stdout)
+}
+
+func runCoverage(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("coverage", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	at := fs.String("at", "12:00", "local time of day (the travel speeds depend on it), HH:MM")
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON object")
+	geoFile := fs.String("geojson", "", "write the cells (GeoJSON FeatureCollection) to this file")
+	pngFile := fs.String("png", "", "draw the map to this PNG file")
+	width := fs.Int("width", 1400, "width of the PNG, pixels")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := loadCity(*cityFile)
+	if err != nil {
+		return err
+	}
+	hm, err := time.Parse("15:04", *at)
+	if err != nil {
+		return fmt.Errorf("-at %q: want HH:MM", *at)
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	when := time.Date(2026, 11, 28, hm.Hour(), hm.Minute(), 0, 0, loc)
+	cells := coverage.ServiceArea(c, coverage.Resolution)
+	tr := coverage.NewTracker(cells, city.DefaultTravelModel(loc), when)
+	for _, u := range c.Fleet {
+		st, _ := c.Station(u.Station)
+		tr.Set(u.ID, st.Point)
+	}
+	one, two := tr.Summary()
+	if *geoFile != "" {
+		b, err := json.Marshal(tr.GeoJSON(nil))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*geoFile, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if *pngFile != "" {
+		f, err := os.Create(*pngFile)
+		if err != nil {
+			return err
+		}
+		title := fmt.Sprintf("%s at %s: %.1f%% of demand within 5 km / 15 min of an available unit (%.1f%% of two); %d units at %d stations",
+			c.Name, *at, one, two, len(c.Fleet), len(c.Stations))
+		err = report.CoverageMap(f, c, cells, tr.Reach, title, *width)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	out := struct {
+		loadtest.Summary
+		UnitsAvailable int                        `json:"units_available"`
+		Cells          int                        `json:"cells"`
+		At             string                     `json:"at"`
+		ByDistrict     []coverage.DistrictSummary `json:"by_district"`
+	}{UnitsAvailable: tr.Units(), Cells: len(cells), At: *at, ByDistrict: tr.ByDistrict()}
+	out.CoveragePct, out.DoubleCoveragePct = loadtest.F(one), loadtest.F(two)
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(stdout, "%s at %s: coverage %.1f%%, double coverage %.1f%% (%d units, %d cells)\n", c.Name, *at, one, two, tr.Units(), len(cells))
+	for _, d := range out.ByDistrict {
+		name := d.Code
+		for _, cd := range c.Districts {
+			if cd.Code == d.Code {
+				name = cd.Name
+			}
+		}
+		fmt.Fprintf(stdout, "  %-8s %-6s coverage %5.1f%%  double %5.1f%%\n", d.Code, name, d.CoveragePct, d.DoubleCoveragePct)
+	}
+	return nil
 }
