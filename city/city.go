@@ -109,6 +109,16 @@ type Unit struct {
 	ID      string            `json:"id"`
 	Kind    contract.UnitKind `json:"kind"`
 	Station string            `json:"station"`
+	Start   *Point            `json:"start,omitempty"` // where it is when first seeded; default its station
+}
+
+// StartPoint is where a unit is when it is first put in the record: Start, or its station.
+func (c *City) StartPoint(u Unit) Point {
+	if u.Start != nil {
+		return *u.Start
+	}
+	st, _ := c.Station(u.Station)
+	return st.Point
 }
 
 // Load reads a city file (the JSON form of City).

@@ -115,3 +115,23 @@ func (m *StraightLineModel) Turnout(priority int) time.Duration {
 	}
 	return m.TurnoutUrg
 }
+
+// Linear is a TravelModel whose travel time is straight-line distance times a rate that
+// depends only on the hour and the priority. Callers that compare many trips made at one
+// moment read the rate once instead of asking for each trip.
+type Linear interface {
+	TravelModel
+	SecondsPerMetre(at time.Time, priority int) float64
+}
+
+// DurationFunc returns Duration(from, to, at, priority) as a function of the two points,
+// computed once per call for a Linear model and passed through otherwise.
+func DurationFunc(m TravelModel, at time.Time, priority int) func(from, to Point) time.Duration {
+	if lm, ok := m.(Linear); ok {
+		spm := lm.SecondsPerMetre(at, priority)
+		return func(from, to Point) time.Duration {
+			return time.Duration(DistanceM(from, to) * spm * float64(time.Second))
+		}
+	}
+	return func(from, to Point) time.Duration { return m.Duration(from, to, at, priority) }
+}

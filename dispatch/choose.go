@@ -35,20 +35,49 @@ func preferredKind(c contract.Call) contract.UnitKind {
 	return ""
 }
 
-// candidates lists the dispatchable units within r of the call, with their ETAs.
-func (e *Engine) candidates(x *Index, c contract.Call, r float64, now time.Time) []candidate {
-	at := city.Point{Lat: c.Lat, Lng: c.Lng}
-	cs := e.scratch[:0]
-	x.Within(at, r, func(h int32, d float64) {
-		u := e.byHandle[h]
-		cs = append(cs, candidate{u: u, distM: d, eta: city.ETA(e.cfg.Travel, u.Pos, at, now, c.Priority)})
-	})
-	e.scratch = cs
-	return cs
-}
-
 func (e *Engine) inStandard(cd candidate) bool {
 	return cd.distM <= e.cfg.StandardRadiusM && cd.eta <= e.cfg.StandardETA
+}
+
+// bestIn finds the unit of x with the smallest ETA to the call within r metres, of the given
+// kind (any when empty), and — when inStd — inside the standard. With a Linear travel model
+// ETA grows with distance, so that is the nearest unit, found by the index's ring search in a
+// few microseconds; any other model gets every unit within r and its ETA. Ties go by
+// distance, then unit id, in both.
+func (e *Engine) bestIn(x *Index, c contract.Call, r float64, now time.Time, kind contract.UnitKind, inStd bool) (candidate, bool) {
+	at := city.Point{Lat: c.Lat, Lng: c.Lng}
+	turnout := e.cfg.Travel.Turnout(c.Priority)
+	if lm, ok := e.cfg.Travel.(city.Linear); ok {
+		spm := lm.SecondsPerMetre(now, c.Priority)
+		if inStd {
+			r = min(r, e.cfg.StandardRadiusM, (e.cfg.StandardETA-turnout).Seconds()/spm)
+		}
+		var accept func(int32) bool
+		if kind != "" {
+			accept = func(h int32) bool { return e.byHandle[h].Kind == kind }
+		}
+		h, d, ok := x.Nearest(at, r, accept)
+		if !ok {
+			return candidate{}, false
+		}
+		return candidate{u: e.byHandle[h], distM: d, eta: turnout + time.Duration(d*spm*float64(time.Second))}, true
+	}
+	var best candidate
+	found := false
+	x.Within(at, r, func(h int32, d float64) {
+		u := e.byHandle[h]
+		if kind != "" && u.Kind != kind {
+			return
+		}
+		cd := candidate{u: u, distM: d, eta: turnout + e.cfg.Travel.Duration(u.Pos, at, now, c.Priority)}
+		if inStd && !e.inStandard(cd) {
+			return
+		}
+		if !found || better(cd, best) {
+			best, found = cd, true
+		}
+	})
+	return best, found
 }
 
 // choose picks the unit for a call. Inside the standard (5 km and 15 min) it takes the
@@ -56,38 +85,19 @@ func (e *Engine) inStandard(cd candidate) bool {
 // a nearer unit of another kind. When nothing is inside the standard it searches circles of
 // doubling radius up to MaxRadiusM and takes the smallest ETA there (within_standard false).
 func (e *Engine) choose(c contract.Call, now time.Time) (best candidate, reason string, within, ok bool) {
-	pref := preferredKind(c)
-	var kind candidate
-	haveBest, haveKind := false, false
-	for _, cd := range e.candidates(e.index, c, e.cfg.StandardRadiusM, now) {
-		if !e.inStandard(cd) {
-			continue
-		}
-		if !haveBest || better(cd, best) {
-			best, haveBest = cd, true
-		}
-		if pref != "" && cd.u.Kind == pref && (!haveKind || better(cd, kind)) {
-			kind, haveKind = cd, true
-		}
-	}
-	if haveBest {
-		switch {
-		case pref == "" || haveKind && kind.u == best.u:
+	if best, ok := e.bestIn(e.index, c, e.cfg.StandardRadiusM, now, "", true); ok {
+		pref := preferredKind(c)
+		if pref == "" || best.u.Kind == pref {
 			return best, ReasonNearest, true, true
-		case haveKind:
-			return kind, ReasonNearestOfKind, true, true
-		default:
-			return best, fmt.Sprintf(ReasonNoKindInTime, pref), true, true
 		}
+		if kind, ok := e.bestIn(e.index, c, e.cfg.StandardRadiusM, now, pref, true); ok {
+			return kind, ReasonNearestOfKind, true, true
+		}
+		return best, fmt.Sprintf(ReasonNoKindInTime, pref), true, true
 	}
 	for r := 2 * e.cfg.StandardRadiusM; ; r *= 2 {
 		r = min(r, e.cfg.MaxRadiusM)
-		for _, cd := range e.candidates(e.index, c, r, now) {
-			if !haveBest || better(cd, best) {
-				best, haveBest = cd, true
-			}
-		}
-		if haveBest {
+		if best, ok := e.bestIn(e.index, c, r, now, "", false); ok {
 			return best, ReasonBeyondStandard, false, true
 		}
 		if r >= e.cfg.MaxRadiusM {
@@ -116,7 +126,7 @@ func (e *Engine) dispatch(inc *Incident, now time.Time, reason string, evs []Eve
 func (e *Engine) assign(inc *Incident, u *Unit, distM float64, eta time.Duration, reason string, now time.Time) Event {
 	inc.State, inc.UnitID, inc.AssignedAt = StateAssigned, u.ID, now
 	inc.Seq++
-	u.CallID = inc.Call.CallID
+	e.setCall(u, inc.Call.CallID)
 	e.setStatus(u, contract.StatusDispatched, now)
 	a := &contract.Assignment{
 		CallID: inc.Call.CallID, UnitID: u.ID, DecidedAt: now,
@@ -172,13 +182,7 @@ func (e *Engine) AssignQueued(now time.Time) []Event {
 // unit is inside the standard and arrives PreemptSaving sooner than the best available one
 // (or no available unit is inside the standard). The lower call is dispatched again.
 func (e *Engine) preempt(inc *Incident, now time.Time, evs []Event) ([]Event, bool) {
-	var victim candidate
-	found := false
-	for _, cd := range e.candidates(e.preemptive, inc.Call, e.cfg.StandardRadiusM, now) {
-		if e.inStandard(cd) && (!found || better(cd, victim)) {
-			victim, found = cd, true
-		}
-	}
+	victim, found := e.bestIn(e.preemptive, inc.Call, e.cfg.StandardRadiusM, now, "", true)
 	if !found {
 		return nil, false
 	}
@@ -189,7 +193,7 @@ func (e *Engine) preempt(inc *Incident, now time.Time, evs []Event) ([]Event, bo
 	lower := e.incidents[u.CallID]
 	evs = append(evs, Event{Type: EventPreempted, At: now, CallID: lower.Call.CallID, UnitID: u.ID, State: lower.State,
 		Reason: fmt.Sprintf("unit taken by priority-1 call %s", inc.Call.CallID)})
-	u.CallID = ""
+	e.setCall(u, "")
 	lower.UnitID = ""
 	evs = append(evs, e.assign(inc, u, victim.distM, victim.eta, ReasonPreempting, now))
 	return e.dispatch(lower, now, ReasonPreemptedVictim, evs), true

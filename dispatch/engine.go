@@ -132,8 +132,8 @@ type Engine struct {
 	incidents  map[string]*Incident
 	queue      []*Incident // sorted: priority, then received_at, then call id
 	finished   finishedSet // recently closed or cancelled calls: a late duplicate is ignored
-	dirty      map[string]struct{}
-	scratch    []candidate
+	dirty      map[string]dirtyBits
+	flagged    int // units with FlaggedAt set
 }
 
 // New returns an engine with no units and no incidents.
@@ -156,15 +156,20 @@ func New(cfg Config) *Engine {
 	if cfg.PreemptSaving == 0 {
 		cfg.PreemptSaving = DefaultPreemptSaving
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:        cfg,
 		units:      make(map[string]*Unit),
-		index:      NewIndex(IndexResolution),
-		preemptive: NewIndex(IndexResolution),
+		index:      NewAdaptiveIndex(IndexResolution),
+		preemptive: NewAdaptiveIndex(IndexResolution),
 		incidents:  make(map[string]*Incident),
 		finished:   newFinishedSet(100_000),
-		dirty:      make(map[string]struct{}),
+		dirty:      make(map[string]dirtyBits),
 	}
+	// Equally near units: the smaller id goes first, so decisions do not depend on the order
+	// units were loaded in.
+	byID := func(a, b int32) bool { return e.byHandle[a].ID < e.byHandle[b].ID }
+	e.index.less, e.preemptive.less = byID, byID
+	return e
 }
 
 // AddUnit puts a unit under the engine's control, as it is (used at start-up to load the
@@ -183,6 +188,10 @@ func (e *Engine) AddUnit(u Unit) error {
 	nu.handle = int32(len(e.byHandle))
 	e.byHandle = append(e.byHandle, &nu)
 	e.units[u.ID] = &nu
+	if !nu.FlaggedAt.IsZero() {
+		e.flagged++
+	}
+	e.touch(&nu, dirtyState)
 	e.reindex(&nu)
 	return nil
 }
@@ -249,11 +258,19 @@ func queueOrder(a, b *Incident) int {
 	)
 }
 
+// dirtyBits say what changed about a unit since the last DrainDirty.
+type dirtyBits uint8
+
+const (
+	dirtyPos   dirtyBits = 1 << iota // its position (and ping time)
+	dirtyState                       // anything else: status, incident, flag, kind, station
+)
+
+func (e *Engine) touch(u *Unit, b dirtyBits) { e.dirty[u.ID] |= b }
+
 // reindex keeps the indexes equal to their definitions: index holds the units that may be
-// dispatched; preemptive holds those on their way to a priority 3–4 call. It also marks the
-// unit for the caller's next DrainDirty.
+// dispatched; preemptive holds those on their way to a priority 3–4 call.
 func (e *Engine) reindex(u *Unit) {
-	e.dirty[u.ID] = struct{}{}
 	if u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero() {
 		e.index.Update(u.handle, u.Pos)
 	} else {
@@ -270,12 +287,17 @@ func (e *Engine) reindex(u *Unit) {
 }
 
 // DrainDirty returns the units changed since the last call, in id order, and forgets them.
-func (e *Engine) DrainDirty() []Unit {
+// With positions false it returns only units whose state changed (status, incident, flag,
+// kind, station) and keeps those that only moved for a later call: a caller can record state
+// with each decision and positions, which a unit's next ping supersedes, in bulk.
+func (e *Engine) DrainDirty(positions bool) []Unit {
 	out := make([]Unit, 0, len(e.dirty))
-	for id := range e.dirty {
-		out = append(out, *e.units[id])
+	for id, b := range e.dirty {
+		if positions || b&dirtyState != 0 {
+			out = append(out, *e.units[id])
+			delete(e.dirty, id)
+		}
 	}
-	clear(e.dirty)
 	slices.SortFunc(out, func(a, b Unit) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
@@ -334,13 +356,7 @@ type Stats struct {
 
 // Stats returns the current counts.
 func (e *Engine) Stats() Stats {
-	s := Stats{Units: len(e.units), Available: e.index.Len(), Live: len(e.incidents), Queued: len(e.queue)}
-	for _, u := range e.units {
-		if !u.FlaggedAt.IsZero() {
-			s.Flagged++
-		}
-	}
-	return s
+	return Stats{Units: len(e.units), Available: e.index.Len(), Flagged: e.flagged, Live: len(e.incidents), Queued: len(e.queue)}
 }
 
 // finishedSet remembers the last n finished call ids.

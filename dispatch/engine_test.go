@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -269,5 +270,35 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 				t.Fatalf("query %d r=%.0f: unit %d at %.0f m: index says %v", q, r, i, city.DistanceM(p, pt), got[int32(i)])
 			}
 		}
+	}
+}
+
+// A crowded fleet moves the index to finer cells, a thinned one back; decisions stay right.
+func TestIndexAdaptsToDensity(t *testing.T) {
+	e := newEngine(t)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 20_000; i++ { // 20,000 units within 3 km of the centre
+		addUnit(t, e, fmt.Sprintf("U%05d", i), offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000), contract.KindALS)
+	}
+	if e.index.Resolution() != IndexResolution {
+		t.Fatalf("resolution %d before any search", e.index.Resolution())
+	}
+	for i := 0; i < 3*adaptEvery; i++ {
+		p := offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000)
+		want, wantD := int32(-1), math.Inf(1)
+		for h, u := range e.byHandle {
+			if d := city.DistanceM(p, u.Pos); d < wantD {
+				want, wantD = int32(h), d
+			}
+		}
+		if h, _, _ := e.index.Nearest(p, 5000, nil); h != want {
+			t.Fatalf("search %d at resolution %d: %d, want %d", i, e.index.Resolution(), h, want)
+		}
+	}
+	if r := e.index.Resolution(); r <= IndexResolution {
+		t.Fatalf("20,000 units in 28 km²: still at resolution %d", r)
+	}
+	if err := e.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,11 +31,20 @@ const MaxSearchM = 200_000
 //
 // An Index is not safe for concurrent use.
 type Index struct {
-	res   int
-	n     int
-	cells map[h3.Cell][]int32
-	where []slot // by handle
-	geo   map[h3.Cell]*cellGeo
+	res  int
+	less func(a, b int32) bool // tie-break between equally near units; nil: the smaller handle
+	n    int
+	// Adaptive resolution (NewAdaptiveIndex): the units a nearest-unit search reads, averaged
+	// over recent searches; too many and the index moves to finer cells, very few (and finer
+	// than it started) to coarser ones.
+	adaptive    bool
+	baseRes     int
+	read        float64 // moving average of units read per search
+	searches    int
+	lastRebuild int
+	cells       map[h3.Cell][]int32
+	where       []slot // by handle
+	geo         map[h3.Cell]*cellGeo
 }
 
 type slot struct {
@@ -151,6 +160,69 @@ func NewIndex(res int) *Index {
 	return &Index{res: res, cells: make(map[h3.Cell][]int32), geo: make(map[h3.Cell]*cellGeo)}
 }
 
+// Adaptive resolution bounds: a search that reads more than refineAbove units on average
+// moves the index one resolution finer (up to maxAdaptiveRes); one that reads fewer than
+// coarsenBelow moves it back towards the resolution it started at. The gap between the two
+// (16×) is wider than what one resolution step changes (7× the cells), so it cannot flap.
+const (
+	refineAbove    = 64
+	coarsenBelow   = 4
+	maxAdaptiveRes = 10
+	adaptEvery     = 1024 // searches between checks
+)
+
+// NewAdaptiveIndex returns an empty index that starts at res and changes resolution with the
+// density its searches meet: a city's few hundred units and a load test's hundred thousand,
+// crowded into the same centre, both get cells that hold a handful each.
+func NewAdaptiveIndex(res int) *Index {
+	x := NewIndex(res)
+	x.adaptive, x.baseRes = true, res
+	return x
+}
+
+// Resolution is the index's current H3 resolution.
+func (x *Index) Resolution() int { return x.res }
+
+// observe records how many units a search read and, every adaptEvery searches, changes the
+// resolution if the average says so.
+func (x *Index) observe(read int) {
+	if !x.adaptive {
+		return
+	}
+	const alpha = 1.0 / 256
+	x.read += alpha * (float64(read) - x.read)
+	x.searches++
+	if x.searches-x.lastRebuild < adaptEvery {
+		return
+	}
+	switch {
+	case x.read > refineAbove && x.res < maxAdaptiveRes:
+		x.rebuild(x.res + 1)
+	case x.read < coarsenBelow && x.res > x.baseRes:
+		x.rebuild(x.res - 1)
+	default:
+		x.lastRebuild = x.searches - adaptEvery/2 // look again soon, not at every search
+	}
+}
+
+// rebuild moves every unit to cells of another resolution; O(units), rare.
+func (x *Index) rebuild(res int) {
+	x.res = res
+	x.cells = make(map[h3.Cell][]int32)
+	x.geo = make(map[h3.Cell]*cellGeo)
+	for h := range x.where {
+		s := &x.where[h]
+		if s.cell == 0 {
+			continue
+		}
+		g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(s.loc.p.Lat, s.loc.p.Lng), res))
+		list := x.cells[g.id]
+		s.cell, s.pos, s.g = g.id, int32(len(list)), g
+		x.cells[g.id] = append(list, int32(h))
+	}
+	x.read, x.lastRebuild = 0, x.searches
+}
+
 // Len is the number of units in the index.
 func (x *Index) Len() int { return x.n }
 
@@ -234,9 +306,19 @@ func ringsFor(r, e float64) int {
 	return int(math.Ceil((r/e+2)/1.5)) - 1
 }
 
+func (x *Index) before(a, b int32) bool {
+	if b < 0 {
+		return true
+	}
+	if x.less != nil {
+		return x.less(a, b)
+	}
+	return a < b
+}
+
 // Nearest returns the unit nearest to p (great-circle) within maxM metres (at most
 // MaxSearchM) that accept admits (nil admits every unit), with its distance. Ties go to the
-// smaller handle.
+// smaller handle, or as the index's tie-break says.
 func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (best int32, bestM float64, ok bool) {
 	best = -1
 	if x.n == 0 {
@@ -247,17 +329,21 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
 	maxH, bestH := mToHav(maxM), math.Inf(1)
 	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
+	read := 0
+	defer func() { x.observe(read) }()
 	for k, kMax := 0, ringsFor(maxM, g.edge); k <= kMax; k++ {
 		if ringLowerBound(k, g.edge) > min(bestDist, maxM) {
 			break
 		}
 		for _, c := range x.ring(g, k) {
-			for _, h := range x.cells[c] {
+			units := x.cells[c]
+			read += len(units)
+			for _, h := range units {
 				if accept != nil && !accept(h) {
 					continue
 				}
 				d := hav(&q, &x.where[h].loc)
-				if d <= maxH && (d < bestH || d == bestH && h < best) {
+				if d <= maxH && (d < bestH || d == bestH && x.before(h, best)) {
 					best, bestH = h, d
 				}
 			}

@@ -128,8 +128,17 @@ func (e *Engine) setStatus(u *Unit, s contract.UnitStatus, at time.Time) {
 	if u.Status != s {
 		u.Status = s
 		u.StatusAt = at
+		e.touch(u, dirtyState)
 	}
 	e.reindex(u)
+}
+
+// setCall changes the incident a unit serves.
+func (e *Engine) setCall(u *Unit, callID string) {
+	if u.CallID != callID {
+		u.CallID = callID
+		e.touch(u, dirtyState)
+	}
 }
 
 // finish ends an incident (closed or cancelled) and frees its unit, which then serves the
@@ -144,7 +153,7 @@ func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) [
 		e.cfg.Hospitals.Release(inc.Call.CallID)
 	}
 	if u := e.units[inc.UnitID]; u != nil && u.CallID == inc.Call.CallID {
-		u.CallID = ""
+		e.setCall(u, "")
 		if u.Status != contract.StatusOutOfService {
 			e.setStatus(u, contract.StatusAvailable, now)
 			evs = append(evs, e.serveQueue(u, now)...)
@@ -159,7 +168,7 @@ func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) [
 // dispatches the incident again.
 func (e *Engine) detach(inc *Incident, u *Unit, typ EventType, why, reassignReason string, now time.Time) []Event {
 	evs := []Event{{Type: typ, At: now, CallID: inc.Call.CallID, UnitID: u.ID, State: inc.State, Reason: why}}
-	u.CallID = ""
+	e.setCall(u, "")
 	inc.UnitID = ""
 	e.reindex(u)
 	return e.dispatch(inc, now, reassignReason, evs)
@@ -191,14 +200,19 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	}
 	u.Pos = city.Point{Lat: p.Lat, Lng: p.Lng}
 	u.PingAt = p.At
-	if p.StationID != "" {
+	e.touch(u, dirtyPos)
+	if p.StationID != "" && p.StationID != u.StationID {
 		u.StationID = p.StationID
+		e.touch(u, dirtyState)
 	}
-	if p.Kind != "" {
+	if p.Kind != "" && p.Kind != u.Kind {
 		u.Kind = p.Kind
+		e.touch(u, dirtyState)
 	}
 	if !u.FlaggedAt.IsZero() && p.At.After(u.FlaggedAt) {
 		u.FlaggedAt = time.Time{} // it speaks again
+		e.flagged--
+		e.touch(u, dirtyState)
 	}
 	if p.At.Before(u.StatusAt) {
 		e.reindex(u)
@@ -206,7 +220,7 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	}
 	inc := e.incidents[u.CallID]
 	if u.CallID == "" || inc == nil {
-		u.CallID = ""
+		e.setCall(u, "")
 		e.setStatus(u, p.Status, p.At)
 		if u.Status == contract.StatusAvailable {
 			return e.serveQueue(u, now), nil
@@ -310,7 +324,7 @@ func (e *Engine) Assign(callID, unitID string, now time.Time) ([]Event, error) {
 	}
 	var evs []Event
 	if prev != nil {
-		prev.CallID = ""
+		e.setCall(prev, "")
 		inc.UnitID = ""
 		e.setStatus(prev, contract.StatusAvailable, now)
 		evs = append(evs, Event{Type: EventUnitReleased, At: now, CallID: callID, UnitID: prev.ID, State: inc.State,
@@ -374,7 +388,11 @@ func (e *Engine) Tick(now time.Time) []Event {
 		if u == nil {
 			continue
 		}
+		if u.FlaggedAt.IsZero() {
+			e.flagged++
+		}
 		u.FlaggedAt = now
+		e.touch(u, dirtyState)
 		evs = append(evs, e.detach(inc, u, EventAckTimeout,
 			fmt.Sprintf("no acknowledgement within %s", e.cfg.AckTimeout), ReasonNoAck, now)...)
 	}

@@ -463,3 +463,63 @@ func tail(s []string, n int) string {
 	}
 	return strings.Join(s, "\n")
 }
+
+// opaque hides that a model is linear, so the engine takes its general path: every unit in
+// the circle and its ETA, rather than the index's nearest-unit search.
+type opaque struct{ city.TravelModel }
+
+// The fast path for linear travel models decides exactly as the general one.
+func TestLinearFastPathDecidesAsTheGeneralPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := city.DefaultTravelModel(time.UTC)
+	fast := New(Config{Travel: m, Preempt: true})
+	slow := New(Config{Travel: opaque{m}, Preempt: true})
+	kinds := []contract.UnitKind{contract.KindALS, contract.KindBLS, contract.KindNegativePressure}
+	for i := 0; i < 150; i++ {
+		p := offset(centre, (rng.Float64()-0.5)*40_000, (rng.Float64()-0.5)*40_000)
+		if i%10 == 0 && i > 0 { // some units share a station: ties by id
+			u, _ := fast.Unit(fmt.Sprintf("U%03d", i-1))
+			p = u.Pos
+		}
+		k := kinds[rng.IntN(3)]
+		for _, e := range []*Engine{fast, slow} {
+			addUnit(t, e, fmt.Sprintf("U%03d", i), p, k)
+		}
+	}
+	now := t0
+	for i := 0; i < 400; i++ {
+		now = now.Add(time.Duration(rng.IntN(600)) * time.Second)
+		c := call(fmt.Sprintf("C%03d", i), offset(centre, (rng.Float64()-0.5)*50_000, (rng.Float64()-0.5)*50_000), 1+rng.IntN(4))
+		c.Category = contract.Categories[rng.IntN(len(contract.Categories))]
+		a, b := fast.Receive(c, now), slow.Receive(c, now)
+		if show(a) != show(b) {
+			t.Fatalf("call %d: fast path %s, general path %s", i, show(a), show(b))
+		}
+		if i%3 == 0 { // free a unit now and then
+			if inc, ok := fast.Incident(fmt.Sprintf("C%03d", rng.IntN(i+1))); ok && inc.UnitID != "" {
+				u, _ := fast.Unit(inc.UnitID)
+				for _, st := range []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable} {
+					now = now.Add(time.Second)
+					pa, errA := fast.Ping(ping(u.ID, now, u.Pos, st), now)
+					pb, errB := slow.Ping(ping(u.ID, now, u.Pos, st), now)
+					if show(pa)+fmt.Sprint(errA) != show(pb)+fmt.Sprint(errB) {
+						t.Fatalf("ping: fast %s %v, general %s %v", show(pa), errA, show(pb), errB)
+					}
+				}
+			}
+		}
+	}
+}
+
+// show prints events with their assignments, for comparing two runs.
+func show(evs []Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%s %s %s %s %q", e.Type, e.CallID, e.UnitID, e.State, e.Reason)
+		if e.Assignment != nil {
+			fmt.Fprintf(&b, " %+v", *e.Assignment)
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
+}

@@ -96,6 +96,7 @@ func (c *Config) defaults() {
 type Need struct {
 	Bed   string
 	Kinds []city.HospitalKind
+	key   string // names the need, for the registry's per-need lists
 }
 
 // NeedOf says what a call's patient needs:
@@ -110,15 +111,15 @@ type Need struct {
 func NeedOf(c contract.Call) Need {
 	switch {
 	case c.Infectious && c.Priority == 1:
-		return Need{Bed: contract.BedICU, Kinds: []city.HospitalKind{city.HospitalDesignated}}
+		return Need{Bed: contract.BedICU, Kinds: []city.HospitalKind{city.HospitalDesignated}, key: "icu"}
 	case c.Infectious && c.Priority == 2:
-		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalDesignated}}
+		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalDesignated}, key: "isolation-designated"}
 	case c.Infectious:
-		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalFangcang, city.HospitalDesignated}}
+		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalFangcang, city.HospitalDesignated}, key: "isolation-mild"}
 	case c.Category == contract.CategoryFever:
-		return Need{Bed: contract.BedFeverObservation, Kinds: []city.HospitalKind{city.HospitalFeverClinic}}
+		return Need{Bed: contract.BedFeverObservation, Kinds: []city.HospitalKind{city.HospitalFeverClinic}, key: "fever"}
 	default:
-		return Need{Bed: contract.BedEmergency, Kinds: []city.HospitalKind{city.HospitalGeneral, city.HospitalFeverClinic}}
+		return Need{Bed: contract.BedEmergency, Kinds: []city.HospitalKind{city.HospitalGeneral, city.HospitalFeverClinic}, key: "emergency"}
 	}
 }
 
@@ -161,6 +162,7 @@ type Registry struct {
 	hospitals []*Hospital
 	byID      map[string]*Hospital
 	booked    map[string]booking // call id → its reserved bed
+	byNeed    map[string][]*Hospital
 }
 
 type booking struct {
@@ -176,7 +178,7 @@ func NewRegistry(c *city.City, cfg Config) *Registry {
 		panic("hospitals.NewRegistry: Config.Travel is nil")
 	}
 	cfg.defaults()
-	r := &Registry{cfg: cfg, byID: map[string]*Hospital{}, booked: map[string]booking{}}
+	r := &Registry{cfg: cfg, byID: map[string]*Hospital{}, booked: map[string]booking{}, byNeed: map[string][]*Hospital{}}
 	for _, h := range c.Hospitals {
 		nh := &Hospital{Hospital: h, Reported: maps.Clone(h.Beds), Reserved: map[string]int{}, Admitted: map[string][]time.Time{}}
 		if nh.Reported == nil {
@@ -315,33 +317,25 @@ func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
 }
 
 type option struct {
-	h    *Hospital
-	t    time.Duration
-	eff  Effective
-	load float64 // occupancy, with the stale penalty
+	h   *Hospital
+	t   time.Duration
+	eff Effective // filled as far as the walk looks
 }
 
 func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	need := NeedOf(c)
-	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
-	var all []option
-	for _, h := range r.hospitals {
-		if !slices.Contains(need.Kinds, h.Kind) || h.Beds[need.Bed].Total == 0 {
-			continue
-		}
-		// The transport drives as the call's priority does: lights and sirens for 1–2.
-		o := option{h: h, t: r.cfg.Travel.Duration(scene, h.Point, at, c.Priority), eff: h.Effective(need.Bed)}
-		o.load = o.eff.OccupancyPct()
-		if r.Stale(h, at) {
-			o.load += r.cfg.StalePenaltyPct
-		}
-		all = append(all, o)
-	}
-	if len(all) == 0 {
+	cands := r.suitable(need)
+	if len(cands) == 0 {
 		return Choice{Bed: need.Bed, Reason: ReasonNone}, nil
 	}
-	byTime := func(a, b option) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.h.ID, b.h.ID)) }
-	slices.SortFunc(all, byTime)
+	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
+	// The transport drives as the call's priority does: lights and sirens for 1–2.
+	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
+	all := make([]option, len(cands))
+	for i, h := range cands {
+		all[i] = option{h: h, t: travel(scene, h.Point)}
+	}
+	slices.SortFunc(all, func(a, b option) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.h.ID, b.h.ID)) })
 	nearest := all[0]
 	pick := func(o option, reason string) (Choice, *Hospital) {
 		if r.Stale(o.h, at) {
@@ -349,19 +343,27 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 		}
 		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
 	}
-	accepting := slices.DeleteFunc(slices.Clone(all), func(o option) bool { return !o.h.Accepting })
-	if r.cfg.Policy == PolicyNearest {
-		if len(accepting) == 0 {
-			return pick(nearest, ReasonAllFull)
+	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
+	first := -1 // the nearest accepting hospital (with a free bed, for the balanced policy)
+	for i := range all {
+		o := &all[i]
+		if !o.h.Accepting {
+			continue
 		}
-		return pick(accepting[0], ReasonNearest)
+		if r.cfg.Policy == PolicyNearest {
+			return pick(*o, ReasonNearest)
+		}
+		o.eff = o.h.Effective(need.Bed)
+		if o.eff.Free() > 0 {
+			first = i
+			break
+		}
 	}
-	open := slices.DeleteFunc(accepting, func(o option) bool { return o.eff.Free() == 0 })
-	if len(open) == 0 {
+	switch {
+	case first < 0:
 		return pick(nearest, ReasonAllFull)
-	}
-	if open[0].t > r.cfg.MaxTransport {
-		return pick(open[0], ReasonBeyondMax)
+	case all[first].t > r.cfg.MaxTransport:
+		return pick(all[first], ReasonBeyondMax)
 	}
 	slack := r.cfg.Slack
 	switch {
@@ -370,37 +372,65 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	case need.Bed == contract.BedEmergency:
 		slack = r.cfg.EmergencySlack
 	}
-	best := open[0]
-	for _, o := range open[1:] {
-		if o.t > r.cfg.MaxTransport || o.t > open[0].t+slack {
+	load := func(o *option) float64 {
+		l := o.eff.OccupancyPct()
+		if r.Stale(o.h, at) {
+			l += r.cfg.StalePenaltyPct
+		}
+		return l
+	}
+	best, bestLoad := first, load(&all[first])
+	for i := first + 1; i < len(all); i++ {
+		o := &all[i]
+		if o.t > r.cfg.MaxTransport || o.t > all[first].t+slack {
 			break
 		}
-		if o.load < best.load-r.cfg.LoadBand {
-			best = o
+		if !o.h.Accepting {
+			continue
+		}
+		o.eff = o.h.Effective(need.Bed)
+		if o.eff.Free() == 0 {
+			continue
+		}
+		if l := load(o); l < bestLoad-r.cfg.LoadBand {
+			best, bestLoad = i, l
 		}
 	}
 	switch {
-	case best.h != open[0].h:
-		return pick(best, ReasonSpreadLoad)
-	case best.h != nearest.h:
-		return pick(best, ReasonNearestFull)
+	case best != first:
+		return pick(all[best], ReasonSpreadLoad)
+	case all[best].h != nearest.h:
+		return pick(all[best], ReasonNearestFull)
 	default:
-		return pick(best, ReasonNearest)
+		return pick(all[best], ReasonNearest)
 	}
+}
+
+// suitable lists, once per need, the hospitals of a kind that takes it and with beds of the
+// kind it needs.
+func (r *Registry) suitable(need Need) []*Hospital {
+	if hs, ok := r.byNeed[need.key]; ok {
+		return hs
+	}
+	var hs []*Hospital
+	for _, h := range r.hospitals {
+		if slices.Contains(need.Kinds, h.Kind) && h.Beds[need.Bed].Total > 0 {
+			hs = append(hs, h)
+		}
+	}
+	r.byNeed[need.key] = hs
+	return hs
 }
 
 // NearestSuitable is the hospital nearest (by transport time from the call's scene) among
 // those of a kind that takes the call's patient, whatever their beds: the reference for
 // "extra transport time".
 func (r *Registry) NearestSuitable(c contract.Call, at time.Time) (string, time.Duration, bool) {
-	need := NeedOf(c)
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 	best, bestT := "", time.Duration(0)
-	for _, h := range r.hospitals {
-		if !slices.Contains(need.Kinds, h.Kind) || h.Beds[need.Bed].Total == 0 {
-			continue
-		}
-		if t := r.cfg.Travel.Duration(scene, h.Point, at, c.Priority); best == "" || t < bestT {
+	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
+	for _, h := range r.suitable(NeedOf(c)) {
+		if t := travel(scene, h.Point); best == "" || t < bestT {
 			best, bestT = h.ID, t
 		}
 	}

@@ -532,7 +532,7 @@ func (s *sim) sample() {
 		}
 	}
 	s.cov.SetTime(s.now)
-	for _, u := range s.engine.DrainDirty() {
+	for _, u := range s.engine.DrainDirty(true) {
 		if u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero() {
 			s.cov.Set(u.ID, u.Pos)
 		} else {

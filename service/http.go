@@ -199,7 +199,7 @@ func (s *Service) command(run func(r *http.Request, b commandBody, now time.Time
 			return
 		}
 		var evs []dispatch.Event
-		err = s.commit(r.Context(), nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+		err = s.decide(r.Context(), nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
 			var err error
 			if evs, err = run(r, b, now); err != nil {
 				return nil, refusal{err}

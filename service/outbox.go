@@ -13,17 +13,19 @@ import (
 	"github.com/ems120/ems120/streams"
 )
 
-// outMsg is an outbox row on its way to Kafka.
-type outMsg struct {
-	msg  sql.OutboxMsg
-	born time.Time // record time of the call it answers, for the latency metric; zero if none
+// outRow is an outbox row on its way to Kafka.
+type outRow struct {
+	row  sql.OutboxRow
+	born []time.Time // by message: record time of the call it answers (latency metric); zero if none
 }
 
-// publisher moves committed outbox rows to Kafka, oldest first, and deletes them once the
-// broker has them. The table is the queue: a commit only wakes the publisher, which reads
-// what is pending. So a broker outage costs nothing but delay, and rows left by a crash go
-// out at the next start. Outbox rows are written under the engine lock, one transaction at a
-// time, so ids grow in commit order and "everything after the last id sent" is exact.
+// publisher moves committed outbox rows to Kafka and deletes them once the broker has them.
+//
+// Rows reach it two ways. At start-up, recover reads what an earlier run left in the table.
+// While running, commit hands it each transaction's rows right after the commit, in commit
+// order (commits are serialised by the engine lock), so it publishes from memory without
+// reading the table back. A failed write keeps the rows and retries; a crash leaves them in
+// the table for the next start. Published ids are deleted in the background, in batches.
 //
 // A row is deleted only after a successful write: every message is published at least once;
 // a crash between the write and the delete publishes it twice, identically, and consumers
@@ -36,27 +38,23 @@ type publisher struct {
 	now     func() time.Time
 	wake    chan struct{}
 
-	mu   sync.Mutex
-	born map[int64]time.Time // outbox id → record time of the call, until published
-	sent int64               // highest id published
+	mu      sync.Mutex
+	pending []outRow // committed, not yet published, in commit order
+	done    []int64  // published rows, not yet deleted
 }
 
 func newPublisher(store *sql.Store, brokers []string, m *metrics, log *slog.Logger, now func() time.Time) *publisher {
 	return &publisher{store: store, w: streams.NewWriter(brokers, ""), metrics: m, log: log, now: now,
-		wake: make(chan struct{}, 1), born: map[int64]time.Time{}}
+		wake: make(chan struct{}, 1)}
 }
 
-// enqueue tells the publisher that rows were committed.
-func (p *publisher) enqueue(msgs []outMsg) {
-	if len(msgs) == 0 {
+// enqueue hands the publisher a row that was just committed.
+func (p *publisher) enqueue(r *outRow) {
+	if r == nil || len(r.row.Msgs) == 0 {
 		return
 	}
 	p.mu.Lock()
-	for _, m := range msgs {
-		if !m.born.IsZero() {
-			p.born[m.msg.ID] = m.born
-		}
-	}
+	p.pending = append(p.pending, *r)
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -64,92 +62,150 @@ func (p *publisher) enqueue(msgs []outMsg) {
 	}
 }
 
-// recover publishes every row already in the table; Run calls it before the consumers start.
+// recover publishes every row already in the table; Run calls it before the consumers start,
+// when nothing else adds rows.
 func (p *publisher) recover(ctx context.Context) error {
-	n, err := p.publishPending(ctx)
-	if n > 0 {
-		p.log.Info("published outbox rows left by an earlier run", "rows", n)
+	total := 0
+	var after int64
+	for {
+		rows, err := p.store.PendingOutbox(ctx, after, 5000)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		msgs := make([]outRow, len(rows))
+		for i, r := range rows {
+			msgs[i] = outRow{row: r}
+		}
+		if err := p.write(ctx, msgs); err != nil {
+			return err
+		}
+		if err := p.store.DeleteOutbox(ctx, p.takeDone()); err != nil {
+			return err
+		}
+		total += len(rows)
+		after = rows[len(rows)-1].ID
 	}
-	return err
+	if total > 0 {
+		p.log.Info("published outbox rows left by an earlier run", "rows", total)
+	}
+	return nil
 }
 
-// run publishes as rows are committed until ctx is cancelled, then publishes what is left
-// for up to 5 s. A failed write is retried every half second.
+// run publishes rows as they are committed until ctx is cancelled, then what is left for up
+// to 5 s. A failed write is retried every half second.
 func (p *publisher) run(ctx context.Context) error {
-	tick := time.NewTicker(time.Second) // a safety net; commits wake the publisher at once
-	defer tick.Stop()
+	var wg sync.WaitGroup
+	dctx, stopDeleter := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() { defer wg.Done(); p.deleter(dctx) }()
+	defer func() { stopDeleter(); wg.Wait() }()
 	for {
 		select {
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := p.publishPending(dctx); err != nil {
+			if err := p.flush(fctx); err != nil {
 				p.log.Warn("outbox rows not published at shutdown; they go out at the next start", "err", err)
 			}
 			return nil
 		case <-p.wake:
-		case <-tick.C:
 		}
-		for {
-			if _, err := p.publishPending(ctx); err == nil || ctx.Err() != nil {
-				break
-			}
+		for p.flush(ctx) != nil {
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
 			}
+			if ctx.Err() != nil {
+				break
+			}
 		}
 	}
 }
 
-// publishPending sends every committed row after the last one sent.
-func (p *publisher) publishPending(ctx context.Context) (int, error) {
-	total := 0
+// flush writes everything pending, in order, whole rows at a time, about 5,000 messages a
+// write.
+func (p *publisher) flush(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		after := p.sent
+		n, msgs := 0, 0
+		for n < len(p.pending) && msgs < 5000 {
+			msgs += len(p.pending[n].row.Msgs)
+			n++
+		}
+		batch := p.pending[:n]
 		p.mu.Unlock()
-		rows, err := p.store.PendingOutbox(ctx, after, 5000)
-		if err != nil || len(rows) == 0 {
-			return total, err
+		if len(batch) == 0 {
+			return nil
 		}
-		if err := p.publish(ctx, rows); err != nil {
-			return total, err
+		if err := p.write(ctx, batch); err != nil {
+			return err
 		}
-		total += len(rows)
+		p.mu.Lock()
+		p.pending = p.pending[len(batch):]
+		p.mu.Unlock()
 	}
 }
 
-func (p *publisher) publish(ctx context.Context, rows []sql.OutboxMsg) error {
-	km := make([]kafka.Message, len(rows))
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		km[i] = kafka.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
-		ids[i] = r.ID
+// write publishes rows and records them as done (to be deleted).
+func (p *publisher) write(ctx context.Context, rows []outRow) error {
+	var km []kafka.Message
+	for _, r := range rows {
+		for _, m := range r.row.Msgs {
+			km = append(km, kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value})
+		}
 	}
 	if err := p.w.WriteMessages(ctx, km...); err != nil {
-		p.log.Error("publishing outbox rows", "rows", len(rows), "err", err)
+		p.log.Error("publishing outbox rows", "messages", len(km), "err", err)
 		return err
 	}
 	now := p.now()
 	p.mu.Lock()
 	for _, r := range rows {
-		if b, ok := p.born[r.ID]; ok {
-			if r.Topic == contract.TopicAssignments {
+		for i, b := range r.born {
+			if !b.IsZero() && r.row.Msgs[i].Topic == contract.TopicAssignments {
 				p.metrics.latency.Observe(max(0, now.Sub(b).Seconds()))
 			}
-			delete(p.born, r.ID)
+		}
+		p.done = append(p.done, r.row.ID)
+	}
+	p.mu.Unlock()
+	p.metrics.published.Add(float64(len(km)))
+	return nil
+}
+
+func (p *publisher) takeDone() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := p.done
+	p.done = nil
+	return ids
+}
+
+// deleter removes published rows every 200 ms, and once more when stopped. Rows it fails to
+// delete would be published again at the next start: harmless (same message, same key), but
+// logged.
+func (p *publisher) deleter(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		stop := false
+		select {
+		case <-ctx.Done():
+			stop = true
+		case <-t.C:
+		}
+		if ids := p.takeDone(); len(ids) > 0 {
+			if err := p.store.DeleteOutbox(context.WithoutCancel(ctx), ids); err != nil {
+				p.log.Warn("deleting published outbox rows", "err", err)
+			}
+		}
+		if stop {
+			return
 		}
 	}
-	p.sent = ids[len(ids)-1]
-	p.mu.Unlock()
-	p.metrics.published.Add(float64(len(rows)))
-	if err := p.store.DeleteOutbox(ctx, ids); err != nil {
-		// Sent but not deleted: they would go out again at the next start. Harmless (same
-		// message, same key), but say so.
-		p.log.Warn("deleting published outbox rows", "err", err)
-	}
-	return nil
 }
 
 func (p *publisher) close() { p.w.Close() }

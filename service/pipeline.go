@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -22,28 +23,32 @@ import (
 var ErrOutsideArea = errors.New("outside the service area")
 
 // checkArea refuses a call whose nearest station is further than the widest search radius:
-// no unit starting from its station could be sent to it.
+// no unit starting from its station could be sent to it. The stations sit in an index of
+// their own, so the check is a nearest-station search, not a walk over every station.
 func (s *Service) checkArea(c contract.Call) error {
 	p := city.Point{Lat: c.Lat, Lng: c.Lng}
-	best := -1.0
+	s.stationsMu.Lock() // an Index caches as it searches: one searcher at a time
+	_, _, ok := s.stations.Nearest(p, s.cfg.MaxRadiusM, nil)
+	s.stationsMu.Unlock()
+	if ok {
+		return nil
+	}
+	best := math.Inf(1)
 	for _, st := range s.cfg.City.Stations {
-		if d := city.DistanceM(p, st.Point); best < 0 || d < best {
-			best = d
-		}
+		best = min(best, city.DistanceM(p, st.Point))
 	}
-	if best < 0 || best > s.cfg.MaxRadiusM {
-		return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, best/1000, s.cfg.MaxRadiusM/1000)
-	}
-	return nil
+	return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, best/1000, s.cfg.MaxRadiusM/1000)
 }
 
-// handleCalls is the streams.Handler for ems.calls.
-func (s *Service) handleCalls(ctx context.Context, msgs []kafka.Message) error {
+// startCalls is the streams.Starter for ems.calls: it decides, and returns the wait for the
+// record (and for the dead letters).
+func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() error, error) {
 	var dead []kafka.Message
 	calls := make([]contract.Call, 0, len(msgs))
 	srcs := make([]sql.Source, 0, len(msgs))
 	born := make(map[string]time.Time, len(msgs))
 	now := s.cfg.Now()
+	wait := func() error { return nil }
 	for _, m := range msgs {
 		c, err := contract.DecodeCall(m.Value)
 		if err == nil {
@@ -64,28 +69,42 @@ func (s *Service) handleCalls(ctx context.Context, msgs []kafka.Message) error {
 		srcs = append(srcs, sql.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 	}
 	if len(calls) > 0 {
-		err := s.commit(ctx, born, func(ctx context.Context, tx sql.Tx, now time.Time) ([]dispatch.Event, error) {
-			fresh, err := tx.InsertCalls(ctx, calls, srcs)
-			if err != nil {
-				return nil, err
-			}
+		ids := make([]string, len(calls))
+		for i, c := range calls {
+			ids[i] = c.CallID
+		}
+		// Calls already recorded are replays: they decide nothing. Calls decided but not yet
+		// recorded are still live (or just finished) in the engine, which ignores them.
+		known, err := s.store.KnownCalls(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		wait, err = s.decideAsync(ctx, born, true, func(now time.Time, r *record) ([]dispatch.Event, error) {
 			var evs []dispatch.Event
-			for _, c := range calls {
-				if fresh[c.CallID] {
-					evs = append(evs, s.engine.Receive(c, now)...)
+			for i, c := range calls {
+				if known[c.CallID] {
+					continue
+				}
+				if ev := s.engine.Receive(c, now); len(ev) > 0 {
+					evs = append(evs, ev...)
+					r.calls = append(r.calls, c)
+					r.srcs = append(r.srcs, srcs[i])
 				}
 			}
 			return evs, nil
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.deadLetter(ctx, contract.TopicCalls, dead)
+	if err := s.deadLetter(ctx, contract.TopicCalls, dead); err != nil {
+		return nil, err
+	}
+	return wait, nil
 }
 
-// handleUnits is the streams.Handler for ems.units.
-func (s *Service) handleUnits(ctx context.Context, msgs []kafka.Message) error {
+// startUnits is the streams.Starter for ems.units.
+func (s *Service) startUnits(ctx context.Context, msgs []kafka.Message) (func() error, error) {
 	var dead []kafka.Message
 	now := s.cfg.Now()
 	pings := make([]contract.UnitPing, 0, len(msgs))
@@ -102,9 +121,11 @@ func (s *Service) handleUnits(ctx context.Context, msgs []kafka.Message) error {
 		pings = append(pings, p)
 		from = append(from, m)
 	}
+	wait := func() error { return nil }
 	if len(pings) > 0 {
 		var stale, applied int
-		err := s.commit(ctx, nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+		var err error
+		wait, err = s.decideAsync(ctx, nil, false, func(now time.Time, _ *record) ([]dispatch.Event, error) {
 			var evs []dispatch.Event
 			stale, applied = 0, 0
 			for i, p := range pings {
@@ -125,12 +146,15 @@ func (s *Service) handleUnits(ctx context.Context, msgs []kafka.Message) error {
 			return evs, nil
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.metrics.pings.Add(float64(applied))
 		s.metrics.stalePings.Add(float64(stale))
 	}
-	return s.deadLetter(ctx, contract.TopicUnits, dead)
+	if err := s.deadLetter(ctx, contract.TopicUnits, dead); err != nil {
+		return nil, err
+	}
+	return wait, nil
 }
 
 func (s *Service) deadLetter(ctx context.Context, topic string, dead []kafka.Message) error {
@@ -148,65 +172,26 @@ func (s *Service) deadLetter(ctx context.Context, topic string, dead []kafka.Mes
 }
 
 // refusal is an engine's refusal of a command (an illegal transition, a busy unit): the
-// engine changed nothing, so there is nothing to undo.
+// engine changed nothing, so there is nothing to record or undo.
 type refusal struct{ error }
 
 func (r refusal) Unwrap() error { return r.error }
 
-// commit runs one decision step under the engine lock and records its outcome in one
-// transaction. If the transaction fails the engine may hold decisions that were rolled back,
-// so it is rebuilt from the database and the caller retries; a step that returns a refusal
-// changed nothing and returns its error as it is. born maps a call id to its record time on
-// ems.calls, for the latency metric.
-func (s *Service) commit(ctx context.Context, born map[string]time.Time,
-	step func(ctx context.Context, tx sql.Tx, now time.Time) ([]dispatch.Event, error)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.cfg.Now()
-	var evs []dispatch.Event
-	var out []outMsg
-	err := s.store.InTx(ctx, func(tx sql.Tx) error {
-		var err error
-		if evs, err = step(ctx, tx, now); err != nil {
-			return err
-		}
-		var ch sql.Changes
-		ch, out, err = s.changes(evs, born)
-		if err != nil || ch.Empty() {
-			return err
-		}
-		ids, err := tx.Apply(ctx, ch)
-		if err != nil {
-			return err
-		}
-		for i := range out {
-			out[i].msg.ID = ids[i]
-		}
-		return nil
-	})
-	if r, ok := err.(refusal); ok {
-		return r.error
-	}
-	if err != nil {
-		if rerr := s.reloadLocked(ctx); rerr != nil {
-			s.log.Error("reloading the engine after a failed transaction", "err", rerr)
-		}
-		return err
-	}
-	s.count(evs)
-	s.publishStats()
-	s.outbox.enqueue(out)
-	return nil
-}
-
 // changes turns engine events into the record's changes and the messages to publish: for
 // each event its row in the incident log and its message on ems.events, and for each
 // assignment its row and its message on ems.assignments (published before the event that
-// announces it).
-func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.Changes, []outMsg, error) {
+// announces it). All the messages go in one outbox row.
+func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, positions bool) (sql.Changes, *outRow, error) {
 	var ch sql.Changes
-	var out []outMsg
+	var out *outRow
 	final := map[string]int{} // call id → index in ch.Calls
+	add := func(topic, key string, v []byte, b time.Time) {
+		if out == nil {
+			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID()}}
+		}
+		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: []byte(key), Value: v})
+		out.born = append(out.born, b)
+	}
 	for _, e := range evs {
 		ch.Events = append(ch.Events, sql.EventRow{CallID: e.CallID, At: e.At, Type: string(e.Type), State: string(e.State),
 			UnitID: e.UnitID, Reason: e.Reason})
@@ -227,27 +212,26 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time) (sql.
 			if err != nil {
 				return sql.Changes{}, nil, err
 			}
-			msg := outMsg{msg: sql.OutboxMsg{Topic: contract.TopicAssignments, Key: []byte(e.CallID), Value: v}}
+			var b time.Time
 			if e.Seq == 1 {
-				msg.born = born[e.CallID]
+				b = born[e.CallID]
 			}
-			out = append(out, msg)
+			add(contract.TopicAssignments, e.CallID, v, b)
 		}
 		v, err := json.Marshal(contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
 			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason})
 		if err != nil {
 			return sql.Changes{}, nil, err
 		}
-		out = append(out, outMsg{msg: sql.OutboxMsg{Topic: contract.TopicEvents, Key: []byte(e.CallID), Value: v}})
+		add(contract.TopicEvents, e.CallID, v, time.Time{})
 	}
-	dirty := s.engine.DrainDirty()
+	dirty := s.engine.DrainDirty(positions)
 	s.cov.noteUnits(dirty)
 	for _, u := range dirty {
-		ch.Units = append(ch.Units, sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status,
-			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt})
+		ch.Units = append(ch.Units, unitRow(u))
 	}
-	for _, o := range out {
-		ch.Outbox = append(ch.Outbox, o.msg)
+	if out != nil {
+		ch.Outbox = &out.row
 	}
 	return ch, out, nil
 }
@@ -291,7 +275,7 @@ func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) erro
 	}
 	var accepted, duplicate int
 	if len(reps) > 0 {
-		err := s.commit(ctx, nil, func(ctx context.Context, tx sql.Tx, now time.Time) ([]dispatch.Event, error) {
+		err := s.decide(ctx, nil, true, func(now time.Time, rec *record) ([]dispatch.Event, error) {
 			accepted, duplicate = 0, 0
 			for i, r := range reps {
 				out, err := s.hospitals.Apply(r, now)
@@ -302,9 +286,7 @@ func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) erro
 					duplicate++
 				default:
 					accepted++
-					if err := tx.InsertCapacityReport(ctx, r, contract.TopicCapacity); err != nil {
-						return nil, err
-					}
+					rec.capacity = append(rec.capacity, r)
 				}
 			}
 			return nil, nil
@@ -317,4 +299,42 @@ func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) erro
 	s.metrics.capacity.WithLabelValues("duplicate").Add(float64(duplicate))
 	s.metrics.capacity.WithLabelValues("rejected").Add(float64(len(dead)))
 	return s.deadLetter(ctx, contract.TopicCapacity, dead)
+}
+
+// flushPositions records the units that only moved since the last flush (state changes are
+// recorded with their decisions): one row per unit, whatever its number of pings, and never
+// over a newer row. Positions are soft state — the next ping supersedes them — so the ping
+// consumer commits its offsets without waiting for this; after a crash a unit's position is
+// at most a second and one ping interval old.
+func (s *Service) flushPositions(ctx context.Context) error {
+	s.mu.Lock()
+	moved := s.engine.DrainDirty(true)
+	s.mu.Unlock()
+	s.cov.noteUnits(moved)
+	rows := make([]sql.UnitRow, len(moved))
+	for i, u := range moved {
+		rows[i] = unitRow(u)
+	}
+	return s.store.UpdatePositions(ctx, rows)
+}
+
+// runPositions flushes positions every second until ctx ends, then once more.
+func (s *Service) runPositions(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.flushPositions(context.WithoutCancel(ctx))
+		case <-t.C:
+			if err := s.flushPositions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("recording unit positions", "err", err)
+			}
+		}
+	}
+}
+
+func unitRow(u dispatch.Unit) sql.UnitRow {
+	return sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status, CallID: u.CallID, Pos: u.Pos,
+		PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt}
 }

@@ -75,11 +75,14 @@ type Service struct {
 	units      *streams.Consumer
 	capacity   *streams.Consumer
 
-	mu        sync.Mutex // guards engine, hospitals and everything they decide until it is durable
-	engine    *dispatch.Engine
-	hospitals *hospitals.Registry
-	cov       *covState // its own lock; fed from the decisions, never blocks them
-	stats     atomic.Pointer[dispatch.Stats]
+	mu         sync.Mutex // guards engine, hospitals and everything they decide until it is durable
+	engine     *dispatch.Engine
+	hospitals  *hospitals.Registry
+	cov        *covState // its own lock; fed from the decisions, never blocks them
+	commits    *committer
+	stations   *dispatch.Index // the city's stations, for the service-area check
+	stationsMu sync.Mutex
+	stats      atomic.Pointer[dispatch.Stats]
 
 	ready    atomic.Bool
 	httpAddr atomic.Pointer[string]
@@ -147,6 +150,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		capacityIn: streams.NewWriter(cfg.Brokers, contract.TopicCapacity),
 	}
 	s.outbox = newPublisher(store, cfg.Brokers, s.metrics, cfg.Logger, cfg.Now)
+	s.commits = newCommitter(s)
 	s.calls = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCalls,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.units = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicUnits,
@@ -154,6 +158,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.cfg.Hospitals.Travel = s.travel
+	s.stations = dispatch.NewIndex(dispatch.IndexResolution)
+	for i, st := range cfg.City.Stations {
+		s.stations.Update(int32(i), st.Point)
+	}
 	if err := s.newCoverage(ctx); err != nil {
 		s.close()
 		return nil, fmt.Errorf("coverage: %w", err)
@@ -268,30 +276,44 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.outbox.recover(ctx); err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	// Stopping goes consumers → committer → publisher: each stops when the one before has
+	// stopped handing it work.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCommit()
+	g.Go(func() error { return s.outbox.run(pubCtx) })
+	g.Go(func() error {
+		defer stopPub() // the committer is done: nothing new will enter the outbox
+		return s.commits.run(commitCtx)
+	})
 	// Queued calls restored at start-up meet the available fleet.
-	err := s.commit(ctx, nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+	err := s.decide(ctx, nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
 		return s.engine.AssignQueued(now), nil
 	})
 	if err != nil {
+		stopCommit()
+		_ = g.Wait()
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPub()
-	g.Go(func() error { return s.outbox.run(pubCtx) })
 	g.Go(func() error {
-		defer stopPub() // the consumers are done: nothing new will enter the outbox
+		defer stopCommit() // the consumers are done: no new decisions
 		cg, cctx := errgroup.WithContext(gctx)
-		cg.Go(func() error { return s.calls.Run(cctx, s.handleCalls) })
-		cg.Go(func() error { return s.units.Run(cctx, s.handleUnits) })
+		// Two batches in flight: the next is decided while the one before is recorded.
+		cg.Go(func() error { return s.calls.RunPipelined(cctx, s.startCalls, 2) })
+		cg.Go(func() error { return s.units.RunPipelined(cctx, s.startUnits, 2) })
 		cg.Go(func() error { return s.capacity.Run(cctx, s.handleCapacity) })
 		cg.Go(func() error { return s.tick(cctx) })
 		cg.Go(func() error { return s.runCoverage(cctx) })
+		cg.Go(func() error { return s.runPositions(cctx) })
 		return cg.Wait()
 	})
 	if s.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 		if err != nil {
+			stopCommit()
+			_ = g.Wait()
 			return fmt.Errorf("http: %w", err)
 		}
 		addr := ln.Addr().String()
@@ -329,13 +351,21 @@ func (s *Service) tick(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		err := s.commit(context.WithoutCancel(ctx), nil, func(_ context.Context, _ sql.Tx, now time.Time) ([]dispatch.Event, error) {
+		err := s.decide(context.WithoutCancel(ctx), nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
 			return s.engine.Tick(now), nil
 		})
 		if err != nil {
 			s.log.Error("acknowledgement check", "err", err)
 		}
 	}
+}
+
+// Ready reports whether Run has started consuming.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+// PingsApplied counts the unit pings applied so far, stale ones included.
+func (s *Service) PingsApplied() int64 {
+	return int64(counterValue(s.metrics.pings) + counterValue(s.metrics.stalePings))
 }
 
 // HTTPAddr is the address the HTTP server listens on, once Run has started it.

@@ -41,19 +41,15 @@ func (s *Store) HospitalStates(ctx context.Context) ([]HospitalState, error) {
 
 // InsertCapacityReport records an accepted report in the history and makes it the hospital's
 // state: its bed kinds replace the stored ones, others stay.
-func (t Tx) InsertCapacityReport(ctx context.Context, r contract.CapacityReport, source string) error {
+func (t *Tx) InsertCapacityReport(r contract.CapacityReport, source string) error {
 	beds, err := json.Marshal(r.Beds)
 	if err != nil {
 		return err
 	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO capacity_reports (hospital_id, reported_at, accepting, beds, source) VALUES ($1, $2, $3, $4, $5)
+	t.queue("capacity report "+r.HospitalID, `INSERT INTO capacity_reports (hospital_id, reported_at, accepting, beds, source) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (hospital_id, reported_at) DO NOTHING`, r.HospitalID, r.ReportedAt, r.Accepting, beds, source)
-	b.Queue(`UPDATE hospitals SET beds = beds || $2::jsonb, accepting = $3, reported_at = $4 WHERE id = $1`,
+	t.queue("hospital "+r.HospitalID, `UPDATE hospitals SET beds = beds || $2::jsonb, accepting = $3, reported_at = $4 WHERE id = $1`,
 		r.HospitalID, beds, r.Accepting, r.ReportedAt)
-	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("capacity report %s: %w", r.HospitalID, err)
-	}
 	return nil
 }
 

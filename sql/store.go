@@ -114,11 +114,22 @@ func (s *Store) SeedCity(ctx context.Context, c *city.City) error {
 				district = EXCLUDED.district, geom = EXCLUDED.geom`,
 				h.ID, h.Name, string(h.Kind), h.District, h.Accepting, beds, PointEWKB(h.Point))
 		}
-		for _, u := range c.Fleet {
-			st, _ := c.Station(u.Station)
-			b.Queue(`INSERT INTO units (id, kind, station_id, status, geom) VALUES ($1, $2, $3, 'available', $4)
-				ON CONFLICT (id) DO NOTHING`, u.ID, string(u.Kind), u.Station, PointEWKB(st.Point))
+		stations := make(map[string]city.Point, len(c.Stations))
+		for _, st := range c.Stations {
+			stations[st.ID] = st.Point
 		}
+		n := len(c.Fleet)
+		ids, kinds, homes, geoms := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+		for i, u := range c.Fleet {
+			p := stations[u.Station]
+			if u.Start != nil {
+				p = *u.Start
+			}
+			ids[i], kinds[i], homes[i], geoms[i] = u.ID, string(u.Kind), u.Station, PointEWKB(p)
+		}
+		b.Queue(`INSERT INTO units (id, kind, station_id, status, geom)
+			SELECT u.id, u.k, u.s, 'available', ST_GeomFromEWKB(u.g) FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(id, k, s, g)
+			ON CONFLICT (id) DO NOTHING`, ids, kinds, homes, geoms)
 		return tx.SendBatch(ctx, b).Close()
 	})
 }
@@ -216,17 +227,120 @@ type Source struct {
 	Offset    int64
 }
 
-// Tx is a transaction of the store.
-type Tx struct{ tx pgx.Tx }
-
-// InTx runs fn in a transaction, committed when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(Tx) error) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return fn(Tx{tx}) })
+// Tx is a transaction of the store, pipelined: BEGIN goes out with the first statement that
+// needs an answer, and the writes queued by Apply go out with the COMMIT, in one round trip.
+// A transaction that queued nothing and asked nothing costs no round trip at all (a batch of
+// position pings, say).
+type Tx struct {
+	pool   *pgxpool.Pool
+	conn   *pgxpool.Conn
+	begun  bool
+	writes []queued
 }
 
-// InsertCalls records calls that are not recorded yet, in state "received", and returns the ids
-// of those it inserted: a call already present (a replay) is left as it is.
-func (t Tx) InsertCalls(ctx context.Context, calls []contract.Call, srcs []Source) (map[string]bool, error) {
+type queued struct {
+	what string // for errors
+	sql  string
+	args []any
+}
+
+func (t *Tx) queue(what, sql string, args ...any) {
+	t.writes = append(t.writes, queued{what, sql, args})
+}
+
+// send runs the queued writes (and BEGIN first if needed), then stmts; the caller reads the
+// results of stmts from the returned batch and closes it.
+func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchResults, int, error) {
+	if t.conn == nil {
+		c, err := t.pool.Acquire(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		t.conn = c
+	}
+	b := &pgx.Batch{}
+	if !t.begun {
+		b.Queue("BEGIN")
+		t.begun = true
+	}
+	for _, w := range t.writes {
+		b.Queue(w.sql, w.args...)
+	}
+	b.Queue(last, lastArgs...)
+	br := t.conn.SendBatch(ctx, b)
+	before := b.Len() - 1
+	for i := 0; i < before; i++ {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			what := "begin"
+			if j := i - (b.Len() - 1 - len(t.writes)); j >= 0 && j < len(t.writes) {
+				what = t.writes[j].what
+			}
+			return nil, 0, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	t.writes = nil
+	return br, before, nil
+}
+
+// InTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
+	t := &Tx{pool: s.Pool}
+	defer func() {
+		if t.conn != nil {
+			t.conn.Release() // a connection left inside a transaction is destroyed, not reused
+		}
+	}()
+	if err := fn(t); err != nil {
+		if t.begun {
+			_, _ = t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	}
+	if !t.begun && len(t.writes) == 0 {
+		return nil
+	}
+	br, _, err := t.send(ctx, "COMMIT")
+	if err != nil {
+		if t.conn != nil {
+			_, _ = t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("transaction not committed (%s)", tag)
+	}
+	return err
+}
+
+// KnownCalls returns which of the ids are already recorded: a call seen before (a replay)
+// decides nothing.
+func (s *Store) KnownCalls(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT call_id FROM calls WHERE call_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("known calls: %w", err)
+	}
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("known calls: %w", err)
+	}
+	out := make(map[string]bool, len(known))
+	for _, id := range known {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// InsertCalls queues new calls, in state "received"; a call already recorded is left as it
+// is (ON CONFLICT DO NOTHING).
+func (t *Tx) InsertCalls(calls []contract.Call, srcs []Source) {
+	if len(calls) == 0 {
+		return
+	}
 	n := len(calls)
 	ids, cats, addrs, topics := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	at, geoms := make([]time.Time, n), make([][]byte, n)
@@ -239,25 +353,13 @@ func (t Tx) InsertCalls(ctx context.Context, calls []contract.Call, srcs []Sourc
 			topics[i], parts[i], offs[i] = srcs[i].Topic, int32(srcs[i].Partition), srcs[i].Offset
 		}
 	}
-	rows, err := t.tx.Query(ctx, `INSERT INTO calls (call_id, received_at, priority, category, infectious, address, geom,
+	t.queue("calls", `INSERT INTO calls (call_id, received_at, priority, category, infectious, address, geom,
 			status, src_topic, src_partition, src_offset)
 		SELECT u.id, u.at, u.prio, u.cat, u.inf, u.addr, ST_GeomFromEWKB(u.g), 'received', NULLIF(u.topic, ''), u.part, u.off
 		FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::text[], $5::bool[], $6::text[], $7::bytea[],
 			$8::text[], $9::int[], $10::bigint[]) AS u(id, at, prio, cat, inf, addr, g, topic, part, off)
-		ON CONFLICT (call_id) DO NOTHING RETURNING call_id`,
+		ON CONFLICT (call_id) DO NOTHING`,
 		ids, at, prios, cats, inf, addrs, geoms, topics, parts, offs)
-	if err != nil {
-		return nil, fmt.Errorf("insert calls: %w", err)
-	}
-	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("insert calls: %w", err)
-	}
-	out := make(map[string]bool, len(inserted))
-	for _, id := range inserted {
-		out[id] = true
-	}
-	return out, nil
 }
 
 // AssignmentRow is one assignment of a call.
@@ -283,36 +385,27 @@ type CallState struct {
 	UnitID string // empty when no unit serves it
 }
 
-// OutboxMsg is a message to publish.
-type OutboxMsg struct {
-	ID    int64
-	Topic string
-	Key   []byte
-	Value []byte
-}
-
 // Changes is what one batch of engine decisions does to the record.
 type Changes struct {
 	Calls       []CallState
 	Assignments []AssignmentRow
 	Events      []EventRow
 	Units       []UnitRow
-	Outbox      []OutboxMsg
+	Outbox      *OutboxRow // the messages announcing these changes, published after the commit
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units)+len(c.Outbox) == 0
+	return len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units) == 0 && (c.Outbox == nil || len(c.Outbox.Msgs) == 0)
 }
 
 // releases are the states in which a call holds no unit.
 var releases = map[string]bool{"received": true, "queued": true, "closed": true, "cancelled": true}
 
-// Apply writes the changes in one round trip and returns the ids given to the outbox messages,
-// in order. Calls that release a unit are updated before calls that take one, so the
-// one-live-incident-per-unit index never sees a unit handed over within the batch twice.
-func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
-	b := &pgx.Batch{}
+// Apply queues the changes; they are written with the commit. Calls that release a unit are
+// updated before calls that take one, so the one-live-incident-per-unit index never sees a
+// unit handed over within the batch twice. The outbox row carries its id (NewOutboxID).
+func (t *Tx) Apply(ch Changes) {
 	var release, take []CallState
 	for _, c := range ch.Calls {
 		if releases[c.State] || c.UnitID == "" {
@@ -329,7 +422,7 @@ func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
 		for i, c := range group {
 			ids[i], states[i], units[i] = c.CallID, c.State, c.UnitID
 		}
-		b.Queue(`UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
+		t.queue("call states", `UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
 			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(call_id, status, unit_id) WHERE c.call_id = u.call_id`,
 			ids, states, units)
 	}
@@ -341,7 +434,7 @@ func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
 			calls[i], units[i], hosps[i], reasons[i] = a.CallID, a.UnitID, a.HospitalID, a.Reason
 			seqs[i], etas[i], dists[i], at[i], within[i] = int32(a.Seq), int32(a.ETAS), int32(a.DistanceM), a.DecidedAt, a.WithinStandard
 		}
-		b.Queue(`INSERT INTO assignments (call_id, seq, unit_id, decided_at, eta_s, distance_m, within_standard, hospital_id, reason)
+		t.queue("assignments", `INSERT INTO assignments (call_id, seq, unit_id, decided_at, eta_s, distance_m, within_standard, hospital_id, reason)
 			SELECT u.c, u.s, u.un, u.at, u.eta, u.d, u.w, NULLIF(u.h, ''), u.r
 			FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::int[], $7::bool[], $8::text[], $9::text[])
 			AS u(c, s, un, at, eta, d, w, h, r)`,
@@ -353,7 +446,7 @@ func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
 		for i, e := range ch.Events {
 			calls[i], types[i], states[i], units[i], reasons[i], at[i] = e.CallID, e.Type, e.State, e.UnitID, e.Reason, e.At
 		}
-		b.Queue(`INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
+		t.queue("incident events", `INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
 			SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r
 			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
 			AS u(c, at, t, s, un, r, ord) ORDER BY u.ord`,
@@ -368,52 +461,22 @@ func (t Tx) Apply(ctx context.Context, ch Changes) ([]int64, error) {
 			geoms[i] = PointEWKB(u.Pos)
 			pings[i], changed[i], flagged[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt)
 		}
-		b.Queue(`INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
+		t.queue("units", `INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
 			SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, now()
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
 				$9::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f)
 			ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
-			call_id = EXCLUDED.call_id, geom = EXCLUDED.geom, ping_at = EXCLUDED.ping_at, status_at = EXCLUDED.status_at,
-			flagged_at = EXCLUDED.flagged_at, updated_at = now()`,
+			call_id = EXCLUDED.call_id, status_at = EXCLUDED.status_at, flagged_at = EXCLUDED.flagged_at, updated_at = now(),
+			-- A position older than the stored one (written by the position flusher) stays out;
+			-- an unchanged one leaves the row's indexed column as it was (a HOT update).
+			geom = CASE WHEN units.ping_at IS NULL OR EXCLUDED.ping_at >= units.ping_at THEN EXCLUDED.geom ELSE units.geom END,
+			ping_at = GREATEST(units.ping_at, EXCLUDED.ping_at)`,
 			ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged)
 	}
-	var outboxQueued bool
-	if n := len(ch.Outbox); n > 0 {
-		topics, keys, values := make([]string, n), make([][]byte, n), make([][]byte, n)
-		for i, m := range ch.Outbox {
-			topics[i], keys[i], values[i] = m.Topic, m.Key, m.Value
-		}
-		b.Queue(`INSERT INTO outbox (topic, key, value)
-			SELECT u.t, u.k, u.v FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(t, k, v, ord)
-			ORDER BY u.ord RETURNING id`, topics, keys, values)
-		outboxQueued = true
+	if ch.Outbox != nil && len(ch.Outbox.Msgs) > 0 {
+		t.queue("outbox", `INSERT INTO outbox (id, topic, key, value) VALUES ($1, '', NULL, $2)`,
+			ch.Outbox.ID, encodeOutbox(ch.Outbox.Msgs))
 	}
-	if b.Len() == 0 {
-		return nil, nil
-	}
-	br := t.tx.SendBatch(ctx, b)
-	defer br.Close()
-	last := b.Len()
-	if outboxQueued {
-		last--
-	}
-	for i := 0; i < last; i++ {
-		if _, err := br.Exec(); err != nil {
-			return nil, fmt.Errorf("apply changes: %w", err)
-		}
-	}
-	if !outboxQueued {
-		return nil, br.Close()
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, fmt.Errorf("apply changes: outbox: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("apply changes: outbox: %w", err)
-	}
-	return ids, br.Close()
 }
 
 func timeOrNil(t time.Time) *time.Time {
@@ -423,30 +486,20 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-// PendingOutbox returns up to limit unpublished messages with id > after, oldest first.
-func (s *Store) PendingOutbox(ctx context.Context, after int64, limit int) ([]OutboxMsg, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, topic, key, value FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMsg, error) {
-		var m OutboxMsg
-		err := r.Scan(&m.ID, &m.Topic, &m.Key, &m.Value)
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	return msgs, nil
-}
-
-// DeleteOutbox removes published messages.
-func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
+// UpdatePositions records units' positions and ping times, unless the stored ping is newer.
+func (s *Store) UpdatePositions(ctx context.Context, units []UnitRow) error {
+	if len(units) == 0 {
 		return nil
 	}
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("delete outbox: %w", err)
+	ids, geoms, pings := make([]string, len(units)), make([][]byte, len(units)), make([]*time.Time, len(units))
+	for i, u := range units {
+		ids[i], geoms[i], pings[i] = u.ID, PointEWKB(u.Pos), timeOrNil(u.PingAt)
+	}
+	_, err := s.Pool.Exec(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
+		FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, g, p)
+		WHERE units.id = u.id AND (units.ping_at IS NULL OR units.ping_at <= u.p)`, ids, geoms, pings)
+	if err != nil {
+		return fmt.Errorf("unit positions: %w", err)
 	}
 	return nil
 }

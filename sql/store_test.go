@@ -79,38 +79,34 @@ func TestCallsAndChanges(t *testing.T) {
 		{CallID: "C1", ReceivedAt: at, Lat: 30.59, Lng: 114.30, Priority: 1, Category: contract.CategoryCardiac, Address: "江汉区"},
 		{CallID: "C2", ReceivedAt: at, Lat: 30.60, Lng: 114.31, Priority: 2, Category: contract.CategoryFever, Infectious: true},
 	}
-	var ids []int64
-	err := st.InTx(ctx, func(tx sql.Tx) error {
-		fresh, err := tx.InsertCalls(ctx, calls, []sql.Source{{Topic: "ems.calls", Partition: 0, Offset: 7}})
-		if err != nil {
-			return err
-		}
-		if len(fresh) != 2 {
-			t.Errorf("fresh = %v, want both", fresh)
-		}
-		ids, err = tx.Apply(ctx, sql.Changes{
+	if known, err := st.KnownCalls(ctx, []string{"C1", "C2"}); err != nil || len(known) != 0 {
+		t.Fatalf("known before recording = %v, %v", known, err)
+	}
+	err := st.InTx(ctx, func(tx *sql.Tx) error {
+		tx.InsertCalls(calls, []sql.Source{{Topic: "ems.calls", Partition: 0, Offset: 7}})
+		tx.Apply(sql.Changes{
 			Calls:       []sql.CallState{{CallID: "C1", State: "assigned", UnitID: "A-001"}, {CallID: "C2", State: "queued"}},
 			Assignments: []sql.AssignmentRow{{Assignment: contract.Assignment{CallID: "C1", UnitID: "A-001", DecidedAt: at, ETAS: 300, DistanceM: 2000, WithinStandard: true, Reason: "nearest"}, Seq: 1}},
 			Events: []sql.EventRow{{CallID: "C1", At: at, Type: "received", State: "received"}, {CallID: "C1", At: at, Type: "assigned", State: "assigned", UnitID: "A-001"},
 				{CallID: "C2", At: at, Type: "queued", State: "queued"}},
-			Units:  []sql.UnitRow{{ID: "A-001", Kind: contract.KindALS, Status: contract.StatusDispatched, CallID: "C1", Pos: city.Point{Lat: 30.5, Lng: 114.2}, StatusAt: at}},
-			Outbox: []sql.OutboxMsg{{Topic: "t", Key: []byte("C1"), Value: []byte("v1")}, {Topic: "t", Key: []byte("C1"), Value: []byte("v2")}},
+			Units: []sql.UnitRow{{ID: "A-001", Kind: contract.KindALS, Status: contract.StatusDispatched, CallID: "C1", Pos: city.Point{Lat: 30.5, Lng: 114.2}, StatusAt: at}},
+			Outbox: &sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: []sql.OutboxMsg{{Topic: "t", Key: []byte("C1"), Value: []byte("v1")},
+				{Topic: "u", Key: nil, Value: []byte("v2 \x00\xff")}}},
 		})
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ids) != 2 || ids[0] >= ids[1] {
-		t.Fatalf("outbox ids = %v, want two increasing", ids)
+	if known, err := st.KnownCalls(ctx, []string{"C1", "C2", "C3"}); err != nil || !known["C1"] || !known["C2"] || known["C3"] {
+		t.Fatalf("known after recording = %v, %v", known, err)
 	}
-	// A replay inserts nothing.
-	err = st.InTx(ctx, func(tx sql.Tx) error {
-		fresh, err := tx.InsertCalls(ctx, calls, nil)
-		if len(fresh) != 0 {
-			t.Errorf("replay inserted %v", fresh)
-		}
-		return err
+	// A replayed insert changes nothing (the address stays).
+	err = st.InTx(ctx, func(tx *sql.Tx) error {
+		replay := append([]contract.Call(nil), calls...)
+		replay[0].Address = "changed"
+		tx.InsertCalls(replay, nil)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,18 +120,18 @@ func TestCallsAndChanges(t *testing.T) {
 		t.Fatalf("live calls = %+v", live)
 	}
 	// The database refuses a second live incident for the same unit.
-	err = st.InTx(ctx, func(tx sql.Tx) error {
-		_, err := tx.Apply(ctx, sql.Changes{Calls: []sql.CallState{{CallID: "C2", State: "assigned", UnitID: "A-001"}}})
-		return err
+	err = st.InTx(ctx, func(tx *sql.Tx) error {
+		tx.Apply(sql.Changes{Calls: []sql.CallState{{CallID: "C2", State: "assigned", UnitID: "A-001"}}})
+		return nil
 	})
 	if err == nil || !strings.Contains(err.Error(), "calls_one_live_incident_per_unit") {
 		t.Fatalf("second live incident for A-001: err = %v, want the unique index to refuse", err)
 	}
 	// Handing a unit from a closing call to a queued one in one batch is fine.
-	err = st.InTx(ctx, func(tx sql.Tx) error {
-		_, err := tx.Apply(ctx, sql.Changes{Calls: []sql.CallState{
+	err = st.InTx(ctx, func(tx *sql.Tx) error {
+		tx.Apply(sql.Changes{Calls: []sql.CallState{
 			{CallID: "C2", State: "assigned", UnitID: "A-001"}, {CallID: "C1", State: "closed", UnitID: "A-001"}}})
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("hand-over in one batch: %v", err)
@@ -144,15 +140,20 @@ func TestCallsAndChanges(t *testing.T) {
 	if _, err := st.Pool.Exec(ctx, `DELETE FROM incident_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("delete from incident_events: err = %v, want append-only", err)
 	}
-	msgs, err := st.PendingOutbox(ctx, 0, 10)
-	if err != nil || len(msgs) != 2 || string(msgs[1].Value) != "v2" {
-		t.Fatalf("pending outbox = %+v, %v", msgs, err)
-	}
-	if err := st.DeleteOutbox(ctx, []int64{msgs[0].ID}); err != nil {
+	// A row in migration 1's one-message form is read too.
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (id, topic, key, value) VALUES ($1, 'old', 'k', 'v3')`, sql.NewOutboxID()); err != nil {
 		t.Fatal(err)
 	}
-	if msgs, _ := st.PendingOutbox(ctx, 0, 10); len(msgs) != 1 {
-		t.Fatalf("after delete, pending = %d, want 1", len(msgs))
+	rows, err := st.PendingOutbox(ctx, 0, 10)
+	if err != nil || len(rows) != 2 || len(rows[0].Msgs) != 2 || rows[0].Msgs[0].Topic != "t" || string(rows[0].Msgs[1].Value) != "v2 \x00\xff" ||
+		rows[0].Msgs[1].Key != nil && len(rows[0].Msgs[1].Key) != 0 || rows[1].Msgs[0].Topic != "old" || string(rows[1].Msgs[0].Value) != "v3" {
+		t.Fatalf("pending outbox = %+v, %v", rows, err)
+	}
+	if err := st.DeleteOutbox(ctx, []int64{rows[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := st.PendingOutbox(ctx, 0, 10); len(rows) != 1 {
+		t.Fatalf("after delete, pending = %d, want 1", len(rows))
 	}
 }
 
@@ -165,8 +166,8 @@ func TestCapacityAndBookings(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	rep := contract.CapacityReport{HospitalID: "H-xiehe", ReportedAt: at, Accepting: false,
 		Beds: map[string]contract.Beds{contract.BedEmergency: {Total: 100, Occupied: 77}}}
-	err := st.InTx(ctx, func(tx sql.Tx) error {
-		if err := tx.InsertCapacityReport(ctx, rep, "test"); err != nil {
+	err := st.InTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.InsertCapacityReport(rep, "test"); err != nil {
 			return err
 		}
 		// The enroute call C1 holds a bed at 协和; C2 was handed over there after the report.
@@ -174,17 +175,15 @@ func TestCapacityAndBookings(t *testing.T) {
 			{CallID: "C1", ReceivedAt: at, Lat: 30.59, Lng: 114.27, Priority: 2, Category: contract.CategoryTrauma},
 			{CallID: "C2", ReceivedAt: at, Lat: 30.59, Lng: 114.27, Priority: 3, Category: contract.CategoryOther},
 		}
-		if _, err := tx.InsertCalls(ctx, calls, nil); err != nil {
-			return err
-		}
-		_, err := tx.Apply(ctx, sql.Changes{
+		tx.InsertCalls(calls, nil)
+		tx.Apply(sql.Changes{
 			Calls: []sql.CallState{{CallID: "C1", State: "en_route", UnitID: "A-001"}, {CallID: "C2", State: "closed", UnitID: "A-002"}},
 			Assignments: []sql.AssignmentRow{
 				{Assignment: contract.Assignment{CallID: "C1", UnitID: "A-001", DecidedAt: at, HospitalID: "H-xiehe", Reason: "nearest"}, Seq: 1},
 				{Assignment: contract.Assignment{CallID: "C2", UnitID: "A-002", DecidedAt: at, HospitalID: "H-xiehe", Reason: "nearest"}, Seq: 1}},
 			Events: []sql.EventRow{{CallID: "C2", At: at.Add(30 * time.Minute), Type: "at_hospital", State: "at_hospital", UnitID: "A-002"}},
 		})
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -49,12 +49,16 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		Topic:   cfg.Topic,
 		// Latency: answer a fetch as soon as one byte is there, and wait at most 100 ms for it
 		// (kafka-go's default 10 s would also hold Close for 10 s).
-		MinBytes:          1,
-		MaxBytes:          10 << 20,
-		MaxWait:           100 * time.Millisecond,
-		ReadBatchTimeout:  time.Second,
-		QueueCapacity:     cfg.MaxBatch,
-		CommitInterval:    0, // synchronous commits: CommitMessages returns when the broker has them
+		MinBytes:         1,
+		MaxBytes:         10 << 20,
+		MaxWait:          100 * time.Millisecond,
+		ReadBatchTimeout: time.Second,
+		QueueCapacity:    cfg.MaxBatch,
+		// Commits go to the broker every 50 ms and when the reader closes. A batch is handed to
+		// CommitMessages only once its effect is durable, so committing later than that only
+		// widens what a crash replays, and the handler is idempotent; committing in the
+		// background keeps a broker round trip out of every batch.
+		CommitInterval:    50 * time.Millisecond,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
@@ -76,10 +80,17 @@ func (c *Consumer) Lag() int64 { return c.lag.Load() }
 // it, leaves the group and returns nil. A handler error is retried with backoff for as long
 // as the context lives; the batch is never skipped.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	return c.RunPipelined(ctx, func(ctx context.Context, msgs []kafka.Message) (func() error, error) {
+		err := h(ctx, msgs)
+		return func() error { return err }, nil
+	}, 1)
+}
+
+// fetch reads messages in the background into a channel the size of a batch.
+func (c *Consumer) fetch(ctx context.Context) (<-chan kafka.Message, <-chan error, context.CancelFunc) {
 	msgs := make(chan kafka.Message, c.cfg.MaxBatch)
 	fetchErr := make(chan error, 1)
-	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
+	fetchCtx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(msgs)
 		for {
@@ -97,68 +108,52 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			}
 		}
 	}()
-	defer c.r.Close()
-	lags := map[int]int64{}
-	batch := make([]kafka.Message, 0, c.cfg.MaxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-fetchErr:
-			return err
-		case m, ok := <-msgs:
-			if !ok {
-				return nil
-			}
-			batch = append(batch, m)
-		}
-	drain:
-		for len(batch) < c.cfg.MaxBatch {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
-		if err := c.handle(ctx, h, batch); err != nil {
-			return err
-		}
-		var total int64
-		for _, m := range batch {
-			lags[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
-		}
-		for _, l := range lags {
-			total += l
-		}
-		c.lag.Store(total)
-	}
+	return msgs, fetchErr, stop
 }
 
-// handle runs the handler until it succeeds, then commits. Shutdown does not interrupt a
-// batch in hand (the handler's context is detached from ctx); it only stops the retries of
-// a failing one, whose messages then stay uncommitted.
-func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message) error {
-	hctx := context.WithoutCancel(ctx)
-	backoff := 100 * time.Millisecond
-	for {
-		err := h(hctx, batch)
-		if err == nil {
-			break
+// next waits for a message, then takes whatever else is already there, up to MaxBatch. ok is
+// false when ctx ended or the fetcher stopped.
+func (c *Consumer) next(ctx context.Context, msgs <-chan kafka.Message, fetchErr <-chan error) ([]kafka.Message, bool, error) {
+	var batch []kafka.Message
+	select {
+	case <-ctx.Done():
+		return nil, false, nil
+	case err := <-fetchErr:
+		return nil, false, err
+	case m, ok := <-msgs:
+		if !ok {
+			return nil, false, nil
 		}
-		c.cfg.Logger.Error("handler failed; retrying the batch", "topic", c.cfg.Topic, "messages", len(batch), "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+		batch = append(make([]kafka.Message, 0, 64), m)
 	}
-	// One commit per partition: the highest offset commits everything before it.
+	for len(batch) < c.cfg.MaxBatch {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch, true, nil
+			}
+			batch = append(batch, m)
+		default:
+			return batch, true, nil
+		}
+	}
+	return batch, true, nil
+}
+
+func (c *Consumer) noteLag(lags map[int]int64, batch []kafka.Message) {
+	var total int64
+	for _, m := range batch {
+		lags[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
+	}
+	for _, l := range lags {
+		total += l
+	}
+	c.lag.Store(total)
+}
+
+// commit hands the batch's offsets to the reader: one per partition, the highest, which
+// commits everything before it. The reader sends them to the broker in the background.
+func (c *Consumer) commit(ctx context.Context, batch []kafka.Message) {
 	last := map[int]kafka.Message{}
 	for _, m := range batch {
 		if l, ok := last[m.Partition]; !ok || m.Offset > l.Offset {
@@ -169,14 +164,13 @@ func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message)
 	for _, m := range last {
 		commits = append(commits, m)
 	}
-	cctx, cancel := context.WithTimeout(hctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := c.r.CommitMessages(cctx, commits...); err != nil {
-		// The effect is durable; a failed commit only means the batch comes again, and the
-		// handler is idempotent. A rebalance that took the partitions away ends here too.
+		// The effect is durable; a commit that does not happen only means the batch comes
+		// again, and the handler is idempotent.
 		c.cfg.Logger.Warn("commit failed; the batch will be redelivered", "topic", c.cfg.Topic, "err", err)
 	}
-	return nil
 }
 
 // DeadLetter builds the dead-letter message for m: where it came from, why it was refused,
@@ -191,4 +185,96 @@ func DeadLetter(m kafka.Message, reason error, now time.Time) kafka.Message {
 		b = []byte(`{"error":"dead letter does not encode"}`) // unreachable: every field encodes
 	}
 	return kafka.Message{Key: m.Key, Value: b} // for a writer whose topic is contract.TopicDeadLetter
+}
+
+// Starter begins making a batch's effect durable and returns a function that waits until it
+// is. Batches are started in order; a later batch may start before an earlier one is
+// durable, so a Starter's effects must be ordered by the order of starting (the service's
+// group commit is) and idempotent.
+type Starter func(ctx context.Context, msgs []kafka.Message) (wait func() error, err error)
+
+type flight struct {
+	batch []kafka.Message
+	wait  func() error
+}
+
+// RunPipelined is Run with up to depth batches in flight: the next batch is started while
+// the ones before it are still being made durable. Offsets are committed in order, each
+// batch's only once it is durable. When a batch fails, every batch after it is let finish,
+// then all of them, from the failed one on, are handled again in order, one at a time with
+// backoff, before anything new is started.
+func (c *Consumer) RunPipelined(ctx context.Context, start Starter, depth int) error {
+	depth = max(depth, 1)
+	msgs, fetchErr, stopFetch := c.fetch(ctx)
+	defer stopFetch()
+	defer c.r.Close()
+	hctx := context.WithoutCancel(ctx)
+	var inflight []flight
+	// settle waits for the oldest flights until at most keep remain; false means a batch
+	// could not be made durable before shutdown.
+	settle := func(keep int) bool {
+		for len(inflight) > keep {
+			f := inflight[0]
+			if err := f.wait(); err != nil {
+				c.cfg.Logger.Error("batch failed; handling it and the ones after it again", "topic", c.cfg.Topic, "err", err)
+				redo := inflight
+				inflight = nil
+				for _, g := range redo[1:] {
+					_ = g.wait() // let them finish; they are handled again below
+				}
+				for _, g := range redo {
+					if !c.handleStarted(ctx, hctx, start, g.batch) {
+						return false
+					}
+				}
+				continue
+			}
+			c.commit(hctx, f.batch)
+			inflight = inflight[1:]
+		}
+		return true
+	}
+	lags := map[int]int64{}
+	for {
+		batch, ok, err := c.next(ctx, msgs, fetchErr)
+		if err != nil || !ok {
+			settle(0)
+			return err
+		}
+		wait, err := start(hctx, batch)
+		if err != nil {
+			if !settle(0) || !c.handleStarted(ctx, hctx, start, batch) {
+				return nil
+			}
+		} else {
+			inflight = append(inflight, flight{batch: batch, wait: wait})
+			if !settle(depth - 1) {
+				return nil
+			}
+		}
+		c.noteLag(lags, batch)
+	}
+}
+
+// handleStarted runs a batch with a Starter until it is durable, with backoff, then commits;
+// false when ctx ended first.
+func (c *Consumer) handleStarted(ctx, hctx context.Context, start Starter, batch []kafka.Message) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		wait, err := start(hctx, batch)
+		if err == nil {
+			err = wait()
+		}
+		if err == nil {
+			c.commit(hctx, batch)
+			return true
+		}
+		c.cfg.Logger.Error("handler failed; retrying the batch", "topic", c.cfg.Topic, "messages", len(batch), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }

@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +33,19 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A dispatch server has memory to spare and latency to keep: collect garbage a quarter as
+	// often as Go's default, unless GOGC says otherwise.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	// EMS_CPUPROFILE=FILE writes a CPU profile of the whole run (go tool pprof).
+	if path := os.Getenv("EMS_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ems120:", err)
@@ -48,6 +64,7 @@ Commands:
   serve     the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)
   simulate  a discrete-event simulation in virtual time (no broker, no database)
   coverage  the 5 km / 15-minute coverage of the city with its fleet at the stations
+  loadtest  end to end over Kafka and PostgreSQL: -mode calls or -mode pings
   migrate   apply the SQL migrations to -db
 
 Run 'ems120 <command> -h' for a command's flags.
@@ -73,7 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSimulate(rest, stdout, stderr)
 	case "coverage":
 		return runCoverage(rest, stdout, stderr)
-	case "loadtest", "replay":
+	case "loadtest":
+		return runLoadtest(ctx, rest, getenv, stdout, stderr)
+	case "replay":
 		return fmt.Errorf("%s is not built yet (see the open issues); available: demo, serve, migrate", cmd)
 	default:
 		fmt.Fprint(stderr, usage)
@@ -333,4 +352,61 @@ func runCoverage(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %-8s %-6s coverage %5.1f%%  double %5.1f%%\n", d.Code, name, d.CoveragePct, d.DoubleCoveragePct)
 	}
 	return nil
+}
+
+func runLoadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mode := fs.String("mode", loadtest.ModeCalls, "calls or pings")
+	rate := fs.Float64("rate", 0, "messages per second (0: as fast as they go)")
+	duration := fs.Duration("duration", 20*time.Second, "how long to produce")
+	kafkaAddrs := fs.String("kafka", getenv("EMS_KAFKA"), "Kafka brokers (empty: the embedded broker)")
+	dsn := fs.String("db", getenv("DATABASE_URL"), "PostgreSQL DSN (empty: a throwaway server)")
+	units := fs.Int("units", 0, "fleet size (default: pings 10,000; calls one per expected call, or 2,000 with -recycle)")
+	recycle := fs.Bool("recycle", false, "calls mode: crews free their unit as soon as they read the assignment (two pings per call)")
+	seed := fs.Uint64("seed", 1, "seed")
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON object")
+	reportDir := fs.String("report", "", "write a Markdown report with PNG plots to this directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var brokers []string
+	if *kafkaAddrs != "" {
+		brokers = strings.Split(*kafkaAddrs, ",")
+	}
+	res, err := loadtest.Load(ctx, loadtest.LoadConfig{Mode: *mode, Rate: *rate, Duration: *duration, Brokers: brokers, DSN: *dsn,
+		Units: *units, Recycle: *recycle, Seed: *seed, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	if *reportDir != "" {
+		if err := report.WriteLoad(*reportDir, *mode, *rate, *duration, res); err != nil {
+			return err
+		}
+	}
+	out := struct {
+		loadtest.Summary
+		Mode         string   `json:"mode"`
+		Produced     int      `json:"produced"`
+		LatencyMsMax *float64 `json:"latency_ms_max"`
+		PingsApplied *int     `json:"pings_applied"`
+		RawMessages  int      `json:"raw_messages"`
+		RatioToRaw   *float64 `json:"ratio_to_raw"`
+	}{Summary: res.Summary, Mode: *mode, Produced: res.Produced, RawMessages: res.RawMessages}
+	if *mode == loadtest.ModeCalls && len(res.LatencyMs) > 0 {
+		out.LatencyMsMax = loadtest.F(res.LatencyMax)
+	}
+	if *mode == loadtest.ModePings {
+		out.PingsApplied = &res.PingsApplied
+		if res.Summary.ThroughputPerS != nil && res.Summary.RawKafkaPerS != nil {
+			r := math.Round(*res.Summary.ThroughputPerS / *res.Summary.RawKafkaPerS * 1000) / 1000
+			out.RatioToRaw = &r
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	if !*jsonOut {
+		return res.Summary.WriteText(stdout)
+	}
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

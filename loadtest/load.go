@@ -1,0 +1,593 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/service"
+	"github.com/ems120/ems120/sql/pgtemp"
+	"github.com/ems120/ems120/streams"
+)
+
+// Load modes.
+const (
+	ModeCalls = "calls"
+	ModePings = "pings"
+)
+
+// LoadConfig configures `ems120 loadtest`.
+type LoadConfig struct {
+	Mode     string        // calls or pings
+	Rate     float64       // messages per second; 0 = as fast as they go
+	Duration time.Duration // how long to produce
+	Brokers  []string      // external Kafka; nil = the embedded broker
+	DSN      string        // external PostgreSQL; "" = a throwaway one
+	City     *city.City    // default Wuhan, its fleet replaced by Units synthetic units
+	Units    int           // fleet size; see Load for the defaults
+	// Recycle has crews report on scene and available as soon as they read their
+	// assignment, so units come free again (two pings per call, three times the writes).
+	// Without it the fleet is sized to the calls and each unit serves one call.
+	Recycle bool
+	Seed     uint64
+	Progress io.Writer // progress lines (stderr); nil for none
+	Logger   *slog.Logger
+}
+
+// LoadResult is what a load test measured, beyond the summary.
+type LoadResult struct {
+	Summary     Summary
+	LatencyMs   []float64 // per call: write to ems.calls → assignment read from ems.assignments
+	LatencyMax  float64
+	Produced    int
+	Throughput   []Sample // assignments (calls mode) or pings applied, per second, in Calls
+	RawMessages  int
+	PingsApplied int // pings mode: applied to the fleet index (stale ones included)
+}
+
+// live is a running ems120 with its broker and database, for load and replay.
+type live struct {
+	brokers []string
+	svc     *service.Service
+	stop    func() error
+}
+
+func startLive(ctx context.Context, brokers []string, dsn string, c *city.City, cfg service.Config, log *slog.Logger) (*live, error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if len(brokers) == 0 {
+		b, err := streams.StartBroker(ctx, "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, b.Close)
+		brokers = b.Addrs()
+	}
+	if dsn == "" {
+		pg, err := pgtemp.Start(ctx)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		closers = append(closers, func() { pg.Close() })
+		dsn = pg.DSN
+	}
+	cfg.Brokers, cfg.DSN, cfg.City, cfg.Logger = brokers, dsn, c, log
+	svc, err := service.New(ctx, cfg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	for !svc.Ready() {
+		select {
+		case err := <-done:
+			cancel()
+			closeAll()
+			return nil, fmt.Errorf("service stopped at start: %w", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return &live{brokers: brokers, svc: svc, stop: func() error {
+		cancel()
+		err := <-done
+		closeAll()
+		return err
+	}}, nil
+}
+
+// loadCity is the city with its fleet replaced by n units placed by the population proxy, each
+// homed at the station nearest to it: a fleet of a load test's size with the city's
+// geography, spread as units on the move are rather than stacked at the stations.
+func loadCity(base *city.City, n int, seed uint64) *city.City {
+	c := *base
+	c.Fleet = nil
+	rng := rand.New(rand.NewPCG(seed, 77))
+	gen := NewGenerator(base, DefaultMix, seed, "U")
+	kinds := []contract.UnitKind{contract.KindALS, contract.KindBLS, contract.KindBLS, contract.KindNegativePressure}
+	for i := 0; i < n; i++ {
+		p := gen.Call(time.Time{})
+		best, bestD := "", math.Inf(1)
+		for _, s := range base.Stations {
+			if d := city.DistanceM(s.Point, city.Point{Lat: p.Lat, Lng: p.Lng}); d < bestD {
+				best, bestD = s.ID, d
+			}
+		}
+		c.Fleet = append(c.Fleet, city.Unit{ID: fmt.Sprintf("L-%06d", i), Kind: kinds[rng.IntN(len(kinds))], Station: best,
+			Start: &city.Point{Lat: p.Lat, Lng: p.Lng}})
+	}
+	return &c
+}
+
+// Load runs a load test end to end over Kafka and PostgreSQL. Before the calls or pings it
+// measures raw_kafka_per_s: the same broker and client moving the same number of the same
+// messages, written and read back by a consumer group, with no processing.
+//
+// The fleet: pings mode, 10,000 units; calls mode with Recycle, 2,000 units that the crews
+// free again; calls mode without, one unit per call expected (rate × duration, plus a tenth;
+// 150,000 at full speed), each serving one call.
+func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
+	if cfg.Mode != ModeCalls && cfg.Mode != ModePings {
+		return LoadResult{}, fmt.Errorf("unknown mode %q (want calls or pings)", cfg.Mode)
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 20 * time.Second
+	}
+	if cfg.City == nil {
+		cfg.City = city.Wuhan()
+	}
+	if cfg.Units <= 0 {
+		switch {
+		case cfg.Mode == ModePings:
+			cfg.Units = 10_000
+		case cfg.Recycle:
+			cfg.Units = 2000
+		case cfg.Rate > 0: // one unit per call, and a tenth more
+			cfg.Units = max(2000, int(1.1*cfg.Rate*cfg.Duration.Seconds()))
+		default:
+			cfg.Units = 150_000
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	progress := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "loadtest: "+format+"\n", args...)
+		}
+	}
+	c := loadCity(cfg.City, cfg.Units, cfg.Seed)
+	progress("starting ems120 with %d units", len(c.Fleet))
+	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, service.Config{AckTimeout: -1, MaxBatch: 2000}, cfg.Logger)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	var res LoadResult
+	var runErr error
+	if cfg.Mode == ModeCalls {
+		res, runErr = loadCalls(ctx, cfg, lv, c, progress)
+	} else {
+		res, runErr = loadPings(ctx, cfg, lv, c, progress)
+	}
+	if err := lv.stop(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return res, runErr
+}
+
+// rawKafka moves n copies of value through the broker with the project's writer and
+// consumer, nothing else, and returns messages per second from the first write to the last
+// read.
+func rawKafka(ctx context.Context, brokers []string, n int, value []byte) (float64, error) {
+	topic := fmt.Sprintf("ems.loadtest.raw.%d", time.Now().UnixNano())
+	if err := streams.EnsureTopics(ctx, brokers, []streams.TopicSpec{{Name: topic, Partitions: 6}}); err != nil {
+		return 0, err
+	}
+	w := streams.NewWriter(brokers, topic)
+	defer w.Close()
+	cons := streams.NewConsumer(streams.ConsumerConfig{Brokers: brokers, GroupID: topic, Topic: topic, MaxBatch: 5000,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var read atomic.Int64
+	done := make(chan struct{})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lastRead atomic.Int64
+	go func() {
+		defer close(done)
+		_ = cons.Run(rctx, func(_ context.Context, msgs []kafka.Message) error {
+			if read.Add(int64(len(msgs))) >= int64(n) {
+				lastRead.Store(time.Now().UnixNano())
+				cancel()
+			}
+			return nil
+		})
+	}()
+	start := time.Now()
+	batch := make([]kafka.Message, 0, 1000)
+	for i := 0; i < n; i++ {
+		batch = append(batch, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: value})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := w.WriteMessages(ctx, batch...); err != nil {
+				return 0, err
+			}
+			batch = batch[:0]
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		return 0, errors.New("raw kafka: consumer did not read everything in 2 minutes")
+	}
+	end := time.Unix(0, lastRead.Load())
+	return float64(n) / end.Sub(start).Seconds(), nil
+}
+
+// pace calls send with how many messages are due, every 5 ms, at rate per second (0: as
+// fast as send returns, 2,000 at a time), until d has passed or ctx ends.
+func pace(ctx context.Context, rate float64, d time.Duration, send func(n int) error) error {
+	start := time.Now()
+	sent := 0
+	for {
+		el := time.Since(start)
+		if el >= d || ctx.Err() != nil {
+			return nil
+		}
+		n := 2000
+		if rate > 0 {
+			n = int(rate*el.Seconds()) - sent
+			if n <= 0 {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			n = min(n, 5000)
+		}
+		if err := send(n); err != nil {
+			return err
+		}
+		sent += n
+	}
+}
+
+func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, progress func(string, ...any)) (LoadResult, error) {
+	gen := NewGenerator(c, DefaultMix, cfg.Seed, "LT")
+	sample, _ := json.Marshal(gen.Call(time.Now()))
+	rawN := 100_000
+	if cfg.Rate > 0 {
+		rawN = min(rawN, max(20_000, int(cfg.Rate*cfg.Duration.Seconds())))
+	}
+	progress("raw Kafka: %d messages", rawN)
+	raw, err := rawKafka(ctx, lv.brokers, rawN, sample)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	gen = NewGenerator(c, DefaultMix, cfg.Seed, fmt.Sprintf("LT%d", time.Now().Unix()))
+
+	var mu sync.Mutex
+	written := map[string]time.Time{}
+	scene := map[string]city.Point{}
+	seen := map[string][]contract.Assignment{}
+	var latencies []float64
+	var perSecond []int
+	start := time.Now()
+	var lastAssign time.Time
+
+	// The watcher: every partition of ems.assignments read directly (no group, no commits),
+	// each message stamped the moment it is read — the end of a call's latency.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watchDone, err := watch(watchCtx, lv.brokers, contract.TopicAssignments, func(m kafka.Message, now time.Time) {
+		var a contract.Assignment
+		if json.Unmarshal(m.Value, &a) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		first := len(seen[a.CallID]) == 0
+		seen[a.CallID] = append(seen[a.CallID], a)
+		if t, ok := written[a.CallID]; ok && first {
+			latencies = append(latencies, float64(now.Sub(t))/float64(time.Millisecond))
+			sec := int(now.Sub(start).Seconds())
+			for len(perSecond) <= sec {
+				perSecond = append(perSecond, 0)
+			}
+			perSecond[sec]++
+			lastAssign = now
+		}
+	})
+	if err != nil {
+		return LoadResult{}, err
+	}
+
+	// The crews: read every assignment, then report on scene and available at once, at the
+	// scene (the load test measures dispatch, not driving), so the units come free for the
+	// next calls — and spread over the city as they would.
+	crewW := streams.NewWriter(lv.brokers, contract.TopicUnits)
+	defer crewW.Close()
+	if !cfg.Recycle {
+		crewW = nil
+	}
+	crews := streams.NewConsumer(streams.ConsumerConfig{Brokers: lv.brokers, GroupID: fmt.Sprintf("loadtest-crews-%d", time.Now().UnixNano()),
+		Topic: contract.TopicAssignments, MaxBatch: 5000, Logger: cfg.Logger})
+	cctx, stopCrews := context.WithCancel(ctx)
+	defer stopCrews()
+	crewsDone := make(chan error, 1)
+	go func() {
+		if crewW == nil {
+			<-cctx.Done()
+			crewsDone <- nil
+			return
+		}
+		crewsDone <- crews.Run(cctx, func(ctx context.Context, msgs []kafka.Message) error {
+			now := time.Now()
+			var pings []kafka.Message
+			for _, m := range msgs {
+				var a contract.Assignment
+				if json.Unmarshal(m.Value, &a) != nil {
+					continue
+				}
+				mu.Lock()
+				h := scene[a.CallID]
+				mu.Unlock()
+				for i, st := range []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable} {
+					b, _ := json.Marshal(contract.UnitPing{UnitID: a.UnitID, At: now.Add(time.Duration(i) * time.Microsecond).UTC(),
+						Lat: h.Lat, Lng: h.Lng, Status: st})
+					pings = append(pings, kafka.Message{Key: []byte(a.UnitID), Value: b})
+				}
+			}
+			return crewW.WriteMessages(ctx, pings...)
+		})
+	}()
+
+	w := streams.NewWriter(lv.brokers, contract.TopicCalls)
+	defer w.Close()
+	produced := 0
+	lastProgress := time.Now()
+	progress("calls at %s for %s", rateString(cfg.Rate), cfg.Duration)
+	err = pace(ctx, cfg.Rate, cfg.Duration, func(n int) error {
+		batch := make([]kafka.Message, n)
+		calls := make([]contract.Call, n)
+		for i := range batch {
+			calls[i] = gen.Call(time.Now())
+			b, _ := json.Marshal(calls[i])
+			batch[i] = kafka.Message{Key: []byte(calls[i].CallID), Value: b}
+		}
+		t0 := time.Now()
+		mu.Lock()
+		for _, c := range calls {
+			written[c.CallID] = t0
+			scene[c.CallID] = city.Point{Lat: c.Lat, Lng: c.Lng}
+		}
+		mu.Unlock()
+		produced += n
+		if time.Since(lastProgress) > 5*time.Second {
+			lastProgress = time.Now()
+			mu.Lock()
+			progress("%d calls written, %d assigned", produced, len(latencies))
+			mu.Unlock()
+		}
+		return w.WriteMessages(ctx, batch...)
+	})
+	if err != nil {
+		return LoadResult{}, err
+	}
+	producedFor := time.Since(start)
+	// Drain: wait until every call is assigned (the crews keep freeing units for the queue),
+	// or nothing moves for 15 s.
+	deadline, last := time.Now().Add(15*time.Second), -1
+	for {
+		mu.Lock()
+		got := len(latencies)
+		mu.Unlock()
+		if got >= produced {
+			break
+		}
+		if got != last {
+			last, deadline = got, time.Now().Add(15*time.Second)
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // late duplicates, if any, arrive
+	stopCrews()
+	<-crewsDone
+	stopWatch()
+	<-watchDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	res := LoadResult{LatencyMs: latencies, Produced: produced, RawMessages: rawN}
+	sum := Summary{Calls: produced, Assigned: len(latencies), Queued: lv.svc.Stats().Queued, Rejected: lv.svc.Status().Rejected}
+	for id, as := range seen {
+		if _, ours := written[id]; !ours {
+			continue
+		}
+		for _, a := range as[1:] {
+			if a.UnitID != as[0].UnitID || !a.DecidedAt.Equal(as[0].DecidedAt) {
+				sum.DuplicateAssignments++ // a second, different live assignment
+				break
+			}
+		}
+	}
+	sum.Lost = max(0, produced-sum.Assigned-sum.Queued-sum.Rejected)
+	if len(latencies) > 0 {
+		sum.LatencyMsP50, sum.LatencyMsP99 = F(percentile(latencies, 50)), F(percentile(latencies, 99))
+		res.LatencyMax = slices.Max(latencies)
+		sum.ThroughputPerS = F(float64(len(latencies)) / lastAssign.Sub(start).Seconds())
+	}
+	sum.RawKafkaPerS = F(raw)
+	res.Summary = sum
+	for i, n := range perSecond {
+		res.Throughput = append(res.Throughput, Sample{At: start.Add(time.Duration(i) * time.Second), Calls: n})
+	}
+	st := lv.svc.Status()
+	progress("%d calls in %s (%.0f/s offered), %d assigned, p99 %.1f ms (service: record to published p50 %s p99 %s)", produced,
+		producedFor.Round(time.Millisecond), float64(produced)/producedFor.Seconds(), len(latencies), percentile(latencies, 99),
+		st.LatencyP50, st.LatencyP99)
+	return res, nil
+}
+
+func rateString(r float64) string {
+	if r <= 0 {
+		return "full speed"
+	}
+	return fmt.Sprintf("%.0f/s", r)
+}
+
+func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, progress func(string, ...any)) (LoadResult, error) {
+	type unitPos struct {
+		id string
+		p  city.Point
+	}
+	units := make([]unitPos, len(c.Fleet))
+	for i, u := range c.Fleet {
+		units[i] = unitPos{u.ID, c.StartPoint(u)}
+	}
+	sample, _ := json.Marshal(contract.UnitPing{UnitID: units[0].id, At: time.Now().UTC(), Lat: units[0].p.Lat, Lng: units[0].p.Lng,
+		Status: contract.StatusAvailable})
+	rawN := 500_000
+	if cfg.Rate > 0 {
+		rawN = min(rawN, max(50_000, int(cfg.Rate*cfg.Duration.Seconds())))
+	}
+	progress("raw Kafka: %d messages", rawN)
+	raw, err := rawKafka(ctx, lv.brokers, rawN, sample)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	w := streams.NewWriter(lv.brokers, contract.TopicUnits)
+	defer w.Close()
+	base := lv.svc.PingsApplied()
+	rng := rand.New(rand.NewPCG(cfg.Seed, 5))
+	produced, next := 0, 0
+	start := time.Now()
+	var perSecond []Sample
+	stopSampling := make(chan struct{})
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		prev := base
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case now := <-t.C:
+				cur := lv.svc.PingsApplied()
+				perSecond = append(perSecond, Sample{At: now, Calls: int(cur - prev)})
+				prev = cur
+			}
+		}
+	}()
+	progress("pings at %s for %s to %d units", rateString(cfg.Rate), cfg.Duration, len(units))
+	err = pace(ctx, cfg.Rate, cfg.Duration, func(n int) error {
+		batch := make([]kafka.Message, n)
+		now := time.Now().UTC()
+		for i := range batch {
+			u := &units[next%len(units)]
+			next++
+			// A unit drives up to ~100 m between pings.
+			u.p = city.Point{Lat: u.p.Lat + (rng.Float64()-0.5)*0.0015, Lng: u.p.Lng + (rng.Float64()-0.5)*0.0015}
+			b, _ := json.Marshal(contract.UnitPing{UnitID: u.id, At: now, Lat: u.p.Lat, Lng: u.p.Lng, Status: contract.StatusAvailable})
+			batch[i] = kafka.Message{Key: []byte(u.id), Value: b}
+		}
+		produced += n
+		return w.WriteMessages(ctx, batch...)
+	})
+	if err != nil {
+		return LoadResult{}, err
+	}
+	// Wait until every ping is applied (or counted stale), or nothing moves for 15 s.
+	var done time.Time
+	deadline, last := time.Now().Add(15*time.Second), int64(-1)
+	for {
+		got := lv.svc.PingsApplied() - base
+		if got >= int64(produced) {
+			done = time.Now()
+			break
+		}
+		if got != last {
+			last, deadline = got, time.Now().Add(15*time.Second)
+		}
+		if time.Now().After(deadline) {
+			done = time.Now()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stopSampling)
+	<-samplerDone
+	applied := lv.svc.PingsApplied() - base
+	res := LoadResult{Produced: produced, RawMessages: rawN, Throughput: perSecond, PingsApplied: int(applied)}
+	res.Summary = Summary{Rejected: lv.svc.Status().Rejected, ThroughputPerS: F(float64(applied) / done.Sub(start).Seconds()), RawKafkaPerS: F(raw)}
+	progress("%d pings written, %d applied in %s", produced, applied, done.Sub(start).Round(time.Millisecond))
+	return res, nil
+}
+
+// watch reads every partition of a topic from its current end, without a consumer group,
+// and calls fn with each message and the moment it was read. The returned channel closes
+// when ctx ends and every reader has stopped.
+func watch(ctx context.Context, brokers []string, topic string, fn func(kafka.Message, time.Time)) (<-chan struct{}, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		// The partition's end now, before anything is produced: nothing is missed.
+		pc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		end, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			return nil, err
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 10 << 20,
+			MaxWait: 50 * time.Millisecond})
+		if err := r.SetOffset(end); err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				fn(m, time.Now())
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done, nil
+}
