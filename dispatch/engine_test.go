@@ -280,9 +280,6 @@ func TestIndexAdaptsToDensity(t *testing.T) {
 	for i := 0; i < 20_000; i++ { // 20,000 units within 3 km of the centre
 		addUnit(t, e, fmt.Sprintf("U%05d", i), offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000), contract.KindALS)
 	}
-	if e.index.Resolution() != IndexResolution {
-		t.Fatalf("resolution %d before any search", e.index.Resolution())
-	}
 	for i := 0; i < 3*adaptEvery; i++ {
 		p := offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000)
 		want, wantD := int32(-1), math.Inf(1)

@@ -27,7 +27,9 @@ const MaxSearchM = 200_000
 // a neighbouring one (a driving unit's 30-second ping, almost always) is settled in Go
 // against the cells' cached outlines, without calling into the H3 C library. Nearest walks
 // rings outwards from the query's cell and stops as soon as no farther ring can hold a closer
-// unit; Within visits the disk that covers a circle. Ring lists are cached per origin cell.
+// unit; Within visits the disk that covers a circle. Cells hold their units and point to
+// their neighbours, so a search walks from cell to cell through pointers: no map lookup and
+// no call into H3 per cell visited.
 //
 // An Index is not safe for concurrent use.
 type Index struct {
@@ -40,18 +42,26 @@ type Index struct {
 	adaptive    bool
 	baseRes     int
 	read        float64 // moving average of units read per search
+	visits      float64 // moving average of cells visited per search
 	searches    int
 	lastRebuild int
-	cells       map[h3.Cell][]int32
+	occupied    int    // cells holding at least one unit
 	where       []slot // by handle
 	geo         map[h3.Cell]*cellGeo
+	stamp       uint32 // the current search's mark on the cells it has reached
+	ringA       []*cellGeo
+	ringB       []*cellGeo
+	// grid remembers the cell found for each square of a lat/lng grid finer than the cells
+	// (gridQ degrees a side), so that finding a query's cell is a map lookup and a
+	// point-in-hexagon test instead of a call into the H3 C library.
+	grid  map[[2]int32]*cellGeo
+	gridQ float64
 }
 
 type slot struct {
-	cell h3.Cell // 0 when absent
-	pos  int32   // position in cells[cell]
-	g    *cellGeo
-	loc  loc
+	g   *cellGeo // nil when absent
+	pos int32    // position in g.units
+	loc loc
 }
 
 // loc is a position with what the haversine formula needs precomputed.
@@ -87,19 +97,30 @@ func mToHav(m float64) float64 {
 // cellGeo is what the index keeps about a cell, computed once.
 type cellGeo struct {
 	id    h3.Cell
+	units []int32      // the units in the cell
+	stamp uint32       // the last search that reached the cell
 	edge  float64      // 0.9 × the cell's shortest edge: a lower bound on edges around it, metres
-	verts []city.Point // the outline, in order
+	verts []city.Point // the outline, in order; nil until first needed
 	ccw   bool         // the outline's orientation in the lat/lng plane
 	nbrs  []*cellGeo   // the neighbours, filled on first need
-	rings [][]h3.Cell  // cells by grid distance from this one, as far as searched yet
 }
 
+// cellGeo returns the cell's record, creating it (without its outline) on first use.
 func (x *Index) cellGeo(c h3.Cell) *cellGeo {
 	if g, ok := x.geo[c]; ok {
 		return g
 	}
 	g := &cellGeo{id: c}
-	b := h3.CellToBoundary(c)
+	x.geo[c] = g
+	return g
+}
+
+// outline fills in the cell's outline and edge bound on first need.
+func (g *cellGeo) outline() *cellGeo {
+	if g.verts != nil {
+		return g
+	}
+	b := h3.CellToBoundary(g.id)
 	minEdge := math.Inf(1)
 	area := 0.0
 	for i := range b {
@@ -111,7 +132,6 @@ func (x *Index) cellGeo(c h3.Cell) *cellGeo {
 	// H3 cell sizes change by well under 10% over the few dozen rings a search walks.
 	g.edge = 0.9 * minEdge
 	g.ccw = area > 0
-	x.geo[c] = g
 	return g
 }
 
@@ -120,7 +140,7 @@ func (x *Index) cellGeo(c h3.Cell) *cellGeo {
 // margins of the search bounds. A cell with a vertex on an icosahedron edge (more than six
 // vertices) is not convex in that plane; it answers false and the caller asks H3.
 func (g *cellGeo) contains(p city.Point) bool {
-	if len(g.verts) != 6 {
+	if len(g.outline().verts) != 6 {
 		return false
 	}
 	for i := range g.verts {
@@ -144,31 +164,76 @@ func (x *Index) neighbours(g *cellGeo) []*cellGeo {
 	return g.nbrs
 }
 
-// ring returns the cells exactly k rings from g, growing the cached list as needed.
-func (x *Index) ring(g *cellGeo, k int) []h3.Cell {
-	if k >= len(g.rings) {
-		g.rings = h3.GridDiskDistances(g.id, max(k, 2, 2*(len(g.rings)-1)))
+// rings calls visit with the cells of each ring around g in turn — ring 0 is g, ring k the
+// cells k steps away on the grid — found by stepping from each cell of the ring before to
+// its neighbours not reached yet, until visit returns false or k passes kMax.
+func (x *Index) rings(g *cellGeo, kMax int, visit func(k int, ring []*cellGeo) bool) {
+	x.stamp++
+	if x.stamp == 0 { // wrapped: clear the old marks so none looks current
+		for _, c := range x.geo {
+			c.stamp = 0
+		}
+		x.stamp = 1
 	}
-	if k < len(g.rings) {
-		return g.rings[k]
+	g.stamp = x.stamp
+	ring := append(x.ringA[:0], g)
+	next := x.ringB[:0]
+	for k := 0; k <= kMax; k++ {
+		if !visit(k, ring) || k == kMax {
+			break
+		}
+		next = next[:0]
+		for _, c := range ring {
+			for _, n := range x.neighbours(c) {
+				if n.stamp != x.stamp {
+					n.stamp = x.stamp
+					next = append(next, n)
+				}
+			}
+		}
+		ring, next = next, ring
 	}
-	return nil
+	x.ringA, x.ringB = ring[:0], next[:0] // keep the buffers for the next search
 }
 
 // NewIndex returns an empty index at the given H3 resolution.
 func NewIndex(res int) *Index {
-	return &Index{res: res, cells: make(map[h3.Cell][]int32), geo: make(map[h3.Cell]*cellGeo)}
+	x := &Index{}
+	x.setRes(res)
+	return x
 }
 
-// Adaptive resolution bounds: a search that reads more than refineAbove units on average
-// moves the index one resolution finer (up to maxAdaptiveRes); one that reads fewer than
-// coarsenBelow moves it back towards the resolution it started at. The gap between the two
-// (16×) is wider than what one resolution step changes (7× the cells), so it cannot flap.
+func (x *Index) setRes(res int) {
+	x.res = res
+	x.geo = make(map[h3.Cell]*cellGeo)
+	x.grid = make(map[[2]int32]*cellGeo)
+	// A quarter of an edge: most squares lie inside one cell.
+	x.gridQ = h3.HexagonEdgeLengthAvgM(res) / 4 / 111_195
+}
+
+// locate returns the cell that holds p.
+func (x *Index) locate(p city.Point) *cellGeo {
+	key := [2]int32{int32(math.Floor(p.Lat / x.gridQ)), int32(math.Floor(p.Lng / x.gridQ))}
+	if g, ok := x.grid[key]; ok && g.contains(p) {
+		return g
+	}
+	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
+	x.grid[key] = g
+	return g
+}
+
+// Adaptive resolution: a search costs a little for each cell it visits and a little more for
+// each unit it reads. When searches read many more units than they visit cells
+// (readsPerVisit×, plus a floor for small searches), the index moves one resolution finer;
+// when they visit many more cells than they read units, one coarser (not below where it
+// started). One step changes that ratio about sevenfold, less than the readsPerVisit² gap
+// between the two thresholds, so the resolution cannot flap between two steps.
 const (
-	refineAbove    = 64
-	coarsenBelow   = 4
+	readsPerVisit  = 4
+	adaptFloor     = 32
 	maxAdaptiveRes = 10
 	adaptEvery     = 1024 // searches between checks
+	crowdedCell    = 8    // units an occupied cell, on average, that makes loading refine at once
 )
 
 // NewAdaptiveIndex returns an empty index that starts at res and changes resolution with the
@@ -183,22 +248,23 @@ func NewAdaptiveIndex(res int) *Index {
 // Resolution is the index's current H3 resolution.
 func (x *Index) Resolution() int { return x.res }
 
-// observe records how many units a search read and, every adaptEvery searches, changes the
-// resolution if the average says so.
-func (x *Index) observe(read int) {
+// observe records how many units a search read and how many cells it visited and, every
+// adaptEvery searches, changes the resolution if the averages say so.
+func (x *Index) observe(read, visited int) {
 	if !x.adaptive {
 		return
 	}
 	const alpha = 1.0 / 256
 	x.read += alpha * (float64(read) - x.read)
+	x.visits += alpha * (float64(visited) - x.visits)
 	x.searches++
 	if x.searches-x.lastRebuild < adaptEvery {
 		return
 	}
 	switch {
-	case x.read > refineAbove && x.res < maxAdaptiveRes:
+	case x.read > readsPerVisit*x.visits+adaptFloor && x.res < maxAdaptiveRes:
 		x.rebuild(x.res + 1)
-	case x.read < coarsenBelow && x.res > x.baseRes:
+	case x.visits > readsPerVisit*x.read+adaptFloor && x.res > x.baseRes:
 		x.rebuild(x.res - 1)
 	default:
 		x.lastRebuild = x.searches - adaptEvery/2 // look again soon, not at every search
@@ -207,20 +273,21 @@ func (x *Index) observe(read int) {
 
 // rebuild moves every unit to cells of another resolution; O(units), rare.
 func (x *Index) rebuild(res int) {
-	x.res = res
-	x.cells = make(map[h3.Cell][]int32)
-	x.geo = make(map[h3.Cell]*cellGeo)
+	x.setRes(res)
+	x.occupied = 0
 	for h := range x.where {
 		s := &x.where[h]
-		if s.cell == 0 {
+		if s.g == nil {
 			continue
 		}
-		g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(s.loc.p.Lat, s.loc.p.Lng), res))
-		list := x.cells[g.id]
-		s.cell, s.pos, s.g = g.id, int32(len(list)), g
-		x.cells[g.id] = append(list, int32(h))
+		g := x.locate(s.loc.p)
+		if len(g.units) == 0 {
+			x.occupied++
+		}
+		s.g, s.pos = g, int32(len(g.units))
+		g.units = append(g.units, int32(h))
 	}
-	x.read, x.lastRebuild = 0, x.searches
+	x.read, x.visits, x.lastRebuild = 0, 0, x.searches
 }
 
 // Len is the number of units in the index.
@@ -233,7 +300,7 @@ func (x *Index) Update(h int32, p city.Point) {
 	}
 	s := &x.where[h]
 	s.loc = locOf(p)
-	if s.cell != 0 {
+	if s.g != nil {
 		if s.g.contains(p) {
 			return // same cell
 		}
@@ -244,50 +311,55 @@ func (x *Index) Update(h int32, p city.Point) {
 			}
 		}
 	}
-	x.move(h, x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res)))
+	x.move(h, x.locate(p))
 }
 
 func (x *Index) move(h int32, g *cellGeo) {
 	s := &x.where[h]
-	if s.cell == g.id {
+	if s.g == g {
 		return
 	}
-	if s.cell != 0 {
+	if s.g != nil {
 		x.unlink(h)
 	} else {
 		x.n++
+		// A fleet loaded in bulk gets fine enough cells before the first search: more than
+		// crowdedCell units an occupied cell on average is past what searches should read.
+		if x.adaptive && x.n%4096 == 0 && x.n > crowdedCell*x.occupied && x.res < maxAdaptiveRes {
+			defer x.rebuild(x.res + 1)
+		}
 	}
-	list := x.cells[g.id]
-	s.cell, s.pos, s.g = g.id, int32(len(list)), g
-	x.cells[g.id] = append(list, h)
+	if len(g.units) == 0 {
+		x.occupied++
+	}
+	s.g, s.pos = g, int32(len(g.units))
+	g.units = append(g.units, h)
 }
 
 // Remove takes unit h out of the index; it is a no-op when h is absent.
 func (x *Index) Remove(h int32) {
-	if int(h) >= len(x.where) || x.where[h].cell == 0 {
+	if int(h) >= len(x.where) || x.where[h].g == nil {
 		return
 	}
 	x.unlink(h)
-	x.where[h].cell, x.where[h].g = 0, nil
+	x.where[h].g = nil
 	x.n--
 }
 
 // Contains reports whether unit h is in the index.
 func (x *Index) Contains(h int32) bool {
-	return int(h) < len(x.where) && x.where[h].cell != 0
+	return int(h) < len(x.where) && x.where[h].g != nil
 }
 
 func (x *Index) unlink(h int32) {
 	s := x.where[h]
-	list := x.cells[s.cell]
-	last := list[len(list)-1]
-	list[s.pos] = last
+	g := s.g
+	last := g.units[len(g.units)-1]
+	g.units[s.pos] = last
 	x.where[last].pos = s.pos
-	list = list[:len(list)-1]
-	if len(list) == 0 {
-		delete(x.cells, s.cell)
-	} else {
-		x.cells[s.cell] = list
+	g.units = g.units[:len(g.units)-1]
+	if len(g.units) == 0 {
+		x.occupied--
 	}
 }
 
@@ -326,32 +398,54 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 	}
 	maxM = min(maxM, MaxSearchM)
 	q := locOf(p)
-	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
+	g := x.locate(p).outline()
 	maxH, bestH := mToHav(maxM), math.Inf(1)
 	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
-	read := 0
-	defer func() { x.observe(read) }()
-	for k, kMax := 0, ringsFor(maxM, g.edge); k <= kMax; k++ {
-		if ringLowerBound(k, g.edge) > min(bestDist, maxM) {
-			break
+	read, visited, scan := 0, 0, false
+	consider := func(h int32) {
+		if accept != nil && !accept(h) {
+			return
 		}
-		for _, c := range x.ring(g, k) {
-			units := x.cells[c]
-			read += len(units)
-			for _, h := range units {
-				if accept != nil && !accept(h) {
-					continue
-				}
-				d := hav(&q, &x.where[h].loc)
-				if d <= maxH && (d < bestH || d == bestH && x.before(h, best)) {
-					best, bestH = h, d
-				}
+		d := hav(&q, &x.where[h].loc)
+		if d <= maxH && (d < bestH || d == bestH && x.before(h, best)) {
+			best, bestH = h, d
+		}
+	}
+	x.rings(g, ringsFor(maxM, g.edge), func(k int, ring []*cellGeo) bool {
+		if ringLowerBound(k, g.edge) > min(bestDist, maxM) {
+			return false
+		}
+		// Past as many cells as there are units, reading every unit is the cheaper way on
+		// (a search in a sparse fleet, or far from it).
+		if visited += len(ring); visited > x.n+64 {
+			scan = true
+			return false
+		}
+		for _, c := range ring {
+			read += len(c.units)
+			for _, h := range c.units {
+				consider(h)
 			}
 		}
 		if best >= 0 {
 			bestDist = havToM(bestH)
 		}
+		return true
+	})
+	if scan {
+		for h := range x.where {
+			if x.where[h].g != nil {
+				consider(int32(h))
+			}
+		}
+		// The cells ran out of units before the search found its answer: far too many
+		// cells for the fleet, which is what the resolution should answer to.
+		read, visited = x.n, 8*visited
+		if best >= 0 {
+			bestDist = havToM(bestH)
+		}
 	}
+	x.observe(read, visited)
 	if best < 0 {
 		return best, math.Inf(1), false
 	}
@@ -366,15 +460,27 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	}
 	radiusM = min(radiusM, MaxSearchM)
 	q := locOf(p)
-	g := x.cellGeo(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
+	g := x.locate(p).outline()
 	maxH := mToHav(radiusM)
-	for k, kMax := 0, ringsFor(radiusM, g.edge); k <= kMax; k++ {
-		for _, c := range x.ring(g, k) {
-			for _, h := range x.cells[c] {
+	kMax := ringsFor(radiusM, g.edge)
+	if 3*kMax*(kMax+1)+1 > x.n+64 { // more cells than units: read the units instead
+		for h := range x.where {
+			if x.where[h].g != nil {
+				if d := hav(&q, &x.where[h].loc); d <= maxH {
+					fn(int32(h), havToM(d))
+				}
+			}
+		}
+		return
+	}
+	x.rings(g, kMax, func(_ int, ring []*cellGeo) bool {
+		for _, c := range ring {
+			for _, h := range c.units {
 				if d := hav(&q, &x.where[h].loc); d <= maxH {
 					fn(h, havToM(d))
 				}
 			}
 		}
-	}
+		return true
+	})
 }

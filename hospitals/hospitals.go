@@ -319,7 +319,52 @@ func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
 type option struct {
 	h   *Hospital
 	t   time.Duration
+	i   int       // position in the suitable list, which is in id order: the tie-break
 	eff Effective // filled as far as the walk looks
+}
+
+func (a *option) before(b *option) bool { return a.t < b.t || a.t == b.t && a.i < b.i }
+
+// outward yields options in order of transport time (ties by hospital id) without sorting
+// them all: a binary heap, built in linear time, popped only as far as the walk goes — a few
+// hospitals, where a sort would order all of them for every call.
+type outward []option
+
+func (h outward) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
+			m = r
+		}
+		if !h[m].before(&h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *outward) init() {
+	for i := len(*h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// pop removes and returns the nearest remaining option; ok is false when none remain.
+func (h *outward) pop() (option, bool) {
+	old := *h
+	if len(old) == 0 {
+		return option{}, false
+	}
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*h = old[:len(old)-1]
+	h.down(0)
+	return top, true
 }
 
 func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
@@ -331,39 +376,38 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 	// The transport drives as the call's priority does: lights and sirens for 1–2.
 	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
-	all := make([]option, len(cands))
+	heap := make(outward, len(cands))
 	for i, h := range cands {
-		all[i] = option{h: h, t: travel(scene, h.Point)}
+		heap[i] = option{h: h, t: travel(scene, h.Point), i: i}
 	}
-	slices.SortFunc(all, func(a, b option) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.h.ID, b.h.ID)) })
-	nearest := all[0]
+	heap.init()
+	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
+	nearest, _ := heap.pop()
 	pick := func(o option, reason string) (Choice, *Hospital) {
 		if r.Stale(o.h, at) {
 			reason += reasonStaleSuffix
 		}
 		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
 	}
-	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
-	first := -1 // the nearest accepting hospital (with a free bed, for the balanced policy)
-	for i := range all {
-		o := &all[i]
+	// first: the nearest accepting hospital (with a free bed, for the balanced policy).
+	first, found := nearest, false
+	for o, ok := nearest, true; ok; o, ok = heap.pop() {
 		if !o.h.Accepting {
 			continue
 		}
 		if r.cfg.Policy == PolicyNearest {
-			return pick(*o, ReasonNearest)
+			return pick(o, ReasonNearest)
 		}
-		o.eff = o.h.Effective(need.Bed)
-		if o.eff.Free() > 0 {
-			first = i
+		if o.eff = o.h.Effective(need.Bed); o.eff.Free() > 0 {
+			first, found = o, true
 			break
 		}
 	}
 	switch {
-	case first < 0:
+	case !found:
 		return pick(nearest, ReasonAllFull)
-	case all[first].t > r.cfg.MaxTransport:
-		return pick(all[first], ReasonBeyondMax)
+	case first.t > r.cfg.MaxTransport:
+		return pick(first, ReasonBeyondMax)
 	}
 	slack := r.cfg.Slack
 	switch {
@@ -379,30 +423,28 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 		}
 		return l
 	}
-	best, bestLoad := first, load(&all[first])
-	for i := first + 1; i < len(all); i++ {
-		o := &all[i]
-		if o.t > r.cfg.MaxTransport || o.t > all[first].t+slack {
+	best, bestLoad := first, load(&first)
+	for o, ok := heap.pop(); ok; o, ok = heap.pop() {
+		if o.t > r.cfg.MaxTransport || o.t > first.t+slack {
 			break
 		}
 		if !o.h.Accepting {
 			continue
 		}
-		o.eff = o.h.Effective(need.Bed)
-		if o.eff.Free() == 0 {
+		if o.eff = o.h.Effective(need.Bed); o.eff.Free() == 0 {
 			continue
 		}
-		if l := load(o); l < bestLoad-r.cfg.LoadBand {
-			best, bestLoad = i, l
+		if l := load(&o); l < bestLoad-r.cfg.LoadBand {
+			best, bestLoad = o, l
 		}
 	}
 	switch {
-	case best != first:
-		return pick(all[best], ReasonSpreadLoad)
-	case all[best].h != nearest.h:
-		return pick(all[best], ReasonNearestFull)
+	case best.h != first.h:
+		return pick(best, ReasonSpreadLoad)
+	case best.h != nearest.h:
+		return pick(best, ReasonNearestFull)
 	default:
-		return pick(all[best], ReasonNearest)
+		return pick(best, ReasonNearest)
 	}
 }
 
@@ -418,6 +460,8 @@ func (r *Registry) suitable(need Need) []*Hospital {
 			hs = append(hs, h)
 		}
 	}
+	// In id order: choose breaks ties in transport time by position here.
+	slices.SortFunc(hs, func(a, b *Hospital) int { return cmp.Compare(a.ID, b.ID) })
 	r.byNeed[need.key] = hs
 	return hs
 }

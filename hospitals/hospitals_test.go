@@ -1,7 +1,11 @@
 package hospitals
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +207,116 @@ func TestReserveHandoverReconcile(t *testing.T) {
 	r.Apply(report("H", t0.Add(30*time.Minute), 10, 8), t0.Add(30*time.Minute))
 	if e := eff(); e.Occupied != 8 || e.Admitted != 0 || e.Reserved != 1 || e.Free() != 1 {
 		t.Fatalf("after the report: %+v", e)
+	}
+}
+
+// chooseBySort is the destination rule written the plain way — sort every suitable hospital
+// by transport time, then walk — as the reference for choose's heap walk.
+func chooseBySort(r *Registry, c contract.Call, at time.Time) (string, string) {
+	need := NeedOf(c)
+	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
+	var all []option
+	for _, h := range r.suitable(need) {
+		all = append(all, option{h: h, t: travel(city.Point{Lat: c.Lat, Lng: c.Lng}, h.Point)})
+	}
+	if len(all) == 0 {
+		return "", ReasonNone
+	}
+	slices.SortFunc(all, func(a, b option) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.h.ID, b.h.ID)) })
+	stale := func(o option, reason string) string {
+		if r.Stale(o.h, at) {
+			reason += reasonStaleSuffix
+		}
+		return reason
+	}
+	first := -1
+	for i, o := range all {
+		if !o.h.Accepting {
+			continue
+		}
+		if r.cfg.Policy == PolicyNearest {
+			return o.h.ID, stale(o, ReasonNearest)
+		}
+		if o.h.Effective(need.Bed).Free() > 0 {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return all[0].h.ID, stale(all[0], ReasonAllFull)
+	}
+	if all[first].t > r.cfg.MaxTransport {
+		return all[first].h.ID, stale(all[first], ReasonBeyondMax)
+	}
+	slack := r.cfg.Slack
+	if c.Priority == 1 {
+		slack = 0
+	} else if need.Bed == contract.BedEmergency {
+		slack = r.cfg.EmergencySlack
+	}
+	load := func(o option) float64 {
+		l := o.h.Effective(need.Bed).OccupancyPct()
+		if r.Stale(o.h, at) {
+			l += r.cfg.StalePenaltyPct
+		}
+		return l
+	}
+	best := first
+	for i := first + 1; i < len(all) && all[i].t <= r.cfg.MaxTransport && all[i].t <= all[first].t+slack; i++ {
+		if all[i].h.Accepting && all[i].h.Effective(need.Bed).Free() > 0 && load(all[i]) < load(all[best])-r.cfg.LoadBand {
+			best = i
+		}
+	}
+	switch {
+	case best != first:
+		return all[best].h.ID, stale(all[best], ReasonSpreadLoad)
+	case best != 0 && all[best].h != all[0].h:
+		return all[best].h.ID, stale(all[best], ReasonNearestFull)
+	}
+	return all[best].h.ID, stale(all[best], ReasonNearest)
+}
+
+// The heap walk picks what sorting everything and walking picks: random cities with full,
+// closed, stale and equidistant hospitals, under both policies.
+func TestChooseMatchesSortedWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 300; trial++ {
+		var hs []city.Hospital
+		for i := 0; i < 1+rng.IntN(30); i++ {
+			km := float64(rng.IntN(40)) / 2 // ties in distance are common
+			h := fever(fmt.Sprintf("H%02d", rng.IntN(100)), km, 10+rng.IntN(20), 0)
+			h.ID = fmt.Sprintf("%s-%d", h.ID, i)
+			h.Point.Lng += (rng.Float64() - 0.5) * 0.2 * float64(rng.IntN(2))
+			h.Accepting = rng.IntN(6) > 0
+			hs = append(hs, h)
+		}
+		policy := PolicyBalanced
+		if trial%5 == 0 {
+			policy = PolicyNearest
+		}
+		r := registry(policy, hs...)
+		for _, h := range hs {
+			total := h.Beds[contract.BedFeverObservation].Total
+			at := t0.Add(-time.Duration(rng.IntN(4)) * time.Hour) // some reports are stale
+			rep := report(h.ID, at, total, rng.IntN(total+1))
+			rep.Accepting = h.Accepting
+			rep.Beds[contract.BedEmergency] = contract.Beds{Total: 50, Occupied: rng.IntN(51)}
+			if _, err := r.Apply(rep, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k := 0; k < 10; k++ {
+			c := feverCall(fmt.Sprintf("C%d", k))
+			c.Priority = 1 + rng.IntN(4)
+			if rng.IntN(3) == 0 {
+				c.Category = contract.CategoryTrauma // an emergency-department patient
+			}
+			c.Lat += (rng.Float64() - 0.5) * 0.1
+			got, _ := r.choose(c, t0)
+			wantID, wantReason := chooseBySort(r, c, t0)
+			if got.HospitalID != wantID || got.Reason != wantReason {
+				t.Fatalf("trial %d call %+v: choose = %s (%s), sorted walk = %s (%s)", trial, c, got.HospitalID, got.Reason, wantID, wantReason)
+			}
+		}
 	}
 }

@@ -112,7 +112,7 @@ func (c *committer) write(ctx context.Context, batch []*record) {
 	s := c.s
 	err := s.store.InTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range batch {
-			tx.InsertCalls(r.calls, r.srcs)
+			r.changes.New, r.changes.Sources = r.calls, r.srcs
 			for _, rep := range r.capacity {
 				if err := tx.InsertCapacityReport(rep, contract.TopicCapacity); err != nil {
 					return err

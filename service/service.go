@@ -245,6 +245,9 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 			return fmt.Errorf("load fleet: %w", err)
 		}
 	}
+	// The fleet is as recorded: nothing to write back. (Left dirty, a 100,000-unit fleet
+	// would be rewritten by the first decision, which would wait for it.)
+	e.DrainDirty(true)
 	calls, err := s.store.LiveCalls(ctx)
 	if err != nil {
 		return err

@@ -37,6 +37,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	cfg.AfterConnect = registerPostGIS
+	// Plan every statement for its arguments and the tables as they are now. pgx prepares each
+	// statement once per connection, and PostgreSQL would otherwise settle on a generic plan
+	// after five runs: planned while the calls table was empty, the replay check
+	// (call_id = ANY(2,000 ids)) stays a sequential scan as the table grows, a quarter of a
+	// second per batch at a few hundred thousand calls. Planning costs tens of microseconds,
+	// and every statement here handles a whole batch.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -336,13 +345,20 @@ func (s *Store) KnownCalls(ctx context.Context, ids []string) (map[string]bool, 
 }
 
 // InsertCalls queues new calls, in state "received"; a call already recorded is left as it
-// is (ON CONFLICT DO NOTHING).
+// is (ON CONFLICT DO NOTHING). Changes.New inserts calls in the state a batch left them in.
 func (t *Tx) InsertCalls(calls []contract.Call, srcs []Source) {
+	t.insertCalls(calls, srcs, nil)
+}
+
+// insertCalls queues the calls with their state from final (call id → state; "received" and
+// no unit when absent).
+func (t *Tx) insertCalls(calls []contract.Call, srcs []Source, final map[string]CallState) {
 	if len(calls) == 0 {
 		return
 	}
 	n := len(calls)
 	ids, cats, addrs, topics := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	states, units := make([]string, n), make([]string, n)
 	at, geoms := make([]time.Time, n), make([][]byte, n)
 	prios, parts := make([]int16, n), make([]int32, n)
 	inf, offs := make([]bool, n), make([]int64, n)
@@ -352,14 +368,19 @@ func (t *Tx) InsertCalls(calls []contract.Call, srcs []Source) {
 		if i < len(srcs) {
 			topics[i], parts[i], offs[i] = srcs[i].Topic, int32(srcs[i].Partition), srcs[i].Offset
 		}
+		states[i] = "received"
+		if st, ok := final[c.CallID]; ok {
+			states[i], units[i] = st.State, st.UnitID
+		}
 	}
 	t.queue("calls", `INSERT INTO calls (call_id, received_at, priority, category, infectious, address, geom,
-			status, src_topic, src_partition, src_offset)
-		SELECT u.id, u.at, u.prio, u.cat, u.inf, u.addr, ST_GeomFromEWKB(u.g), 'received', NULLIF(u.topic, ''), u.part, u.off
+			status, unit_id, src_topic, src_partition, src_offset)
+		SELECT u.id, u.at, u.prio, u.cat, u.inf, u.addr, ST_GeomFromEWKB(u.g), u.st, NULLIF(u.un, ''), NULLIF(u.topic, ''),
+			CASE WHEN u.topic <> '' THEN u.part END, CASE WHEN u.topic <> '' THEN u.off END
 		FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::text[], $5::bool[], $6::text[], $7::bytea[],
-			$8::text[], $9::int[], $10::bigint[]) AS u(id, at, prio, cat, inf, addr, g, topic, part, off)
+			$8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[]) AS u(id, at, prio, cat, inf, addr, g, st, un, topic, part, off)
 		ON CONFLICT (call_id) DO NOTHING`,
-		ids, at, prios, cats, inf, addrs, geoms, topics, parts, offs)
+		ids, at, prios, cats, inf, addrs, geoms, states, units, topics, parts, offs)
 }
 
 // AssignmentRow is one assignment of a call.
@@ -387,6 +408,11 @@ type CallState struct {
 
 // Changes is what one batch of engine decisions does to the record.
 type Changes struct {
+	// New are calls first seen in this batch, with where they came from (Sources, in step;
+	// may be shorter). They are inserted in the state Calls leaves them in, so a call that is
+	// received and assigned in one batch is written once, not inserted and then updated.
+	New         []contract.Call
+	Sources     []Source
 	Calls       []CallState
 	Assignments []AssignmentRow
 	Events      []EventRow
@@ -396,25 +422,40 @@ type Changes struct {
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units) == 0 && (c.Outbox == nil || len(c.Outbox.Msgs) == 0)
+	return len(c.New)+len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units) == 0 && (c.Outbox == nil || len(c.Outbox.Msgs) == 0)
 }
 
 // releases are the states in which a call holds no unit.
 var releases = map[string]bool{"received": true, "queued": true, "closed": true, "cancelled": true}
 
 // Apply queues the changes; they are written with the commit. Calls that release a unit are
-// updated before calls that take one, so the one-live-incident-per-unit index never sees a
-// unit handed over within the batch twice. The outbox row carries its id (NewOutboxID).
+// updated before new calls are inserted and before calls that take one are updated, so the
+// one-live-incident-per-unit index never sees a unit handed over within the batch twice. The
+// outbox row carries its id (NewOutboxID).
 func (t *Tx) Apply(ch Changes) {
+	var final map[string]CallState
+	if len(ch.New) > 0 {
+		final = make(map[string]CallState, len(ch.New))
+		for _, c := range ch.New {
+			final[c.CallID] = CallState{CallID: c.CallID, State: "received"}
+		}
+	}
 	var release, take []CallState
 	for _, c := range ch.Calls {
+		if _, isNew := final[c.CallID]; isNew {
+			final[c.CallID] = c // the last state in the batch wins, as the updates below would
+			continue
+		}
 		if releases[c.State] || c.UnitID == "" {
 			release = append(release, c)
 		} else {
 			take = append(take, c)
 		}
 	}
-	for _, group := range [][]CallState{release, take} {
+	for gi, group := range [][]CallState{release, take} {
+		if gi == 1 {
+			t.insertCalls(ch.New, ch.Sources, final)
+		}
 		if len(group) == 0 {
 			continue
 		}

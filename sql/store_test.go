@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/ems120/ems120/sql"
 )
 
-func openStore(t *testing.T) *sql.Store {
+func openStore(t testing.TB) *sql.Store {
 	t.Helper()
 	ctx := context.Background()
 	dsn := testenv.Postgres(t)
@@ -154,6 +155,63 @@ func TestCallsAndChanges(t *testing.T) {
 	}
 	if rows, _ := st.PendingOutbox(ctx, 0, 10); len(rows) != 1 {
 		t.Fatalf("after delete, pending = %d, want 1", len(rows))
+	}
+}
+
+// A call first seen in a batch is written once, in the state the batch left it in, and may
+// take a unit another call releases in the same batch.
+func TestNewCallsInsertedInFinalState(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	call := func(id string) contract.Call {
+		return contract.Call{CallID: id, ReceivedAt: at, Lat: 30.59, Lng: 114.30, Priority: 2, Category: contract.CategoryTrauma}
+	}
+	err := st.InTx(ctx, func(tx *sql.Tx) error {
+		tx.Apply(sql.Changes{New: []contract.Call{call("C1")}, Sources: []sql.Source{{Topic: "ems.calls", Partition: 2, Offset: 9}},
+			Calls: []sql.CallState{{CallID: "C1", State: "assigned", UnitID: "A-001"}}})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Next batch: C1 closes and hands A-001 to the new C2; C3 arrives and waits; C4 arrives,
+	// is assigned and cancelled within the batch.
+	err = st.InTx(ctx, func(tx *sql.Tx) error {
+		tx.Apply(sql.Changes{New: []contract.Call{call("C2"), call("C3"), call("C4")},
+			Calls: []sql.CallState{{CallID: "C2", State: "assigned", UnitID: "A-001"}, {CallID: "C1", State: "closed", UnitID: "A-001"},
+				{CallID: "C3", State: "queued"}, {CallID: "C4", State: "assigned", UnitID: "A-002"}, {CallID: "C4", State: "cancelled", UnitID: "A-002"}}})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("hand-over to a new call in one batch: %v", err)
+	}
+	got := map[string]string{}
+	rows, err := st.Pool.Query(ctx, `SELECT call_id, status || '/' || coalesce(unit_id, '') || '/' || coalesce(src_offset::text, '')
+		FROM calls ORDER BY call_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = v
+	}
+	want := map[string]string{"C1": "closed/A-001/9", "C2": "assigned/A-001/", "C3": "queued//", "C4": "cancelled/A-002/"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+	var updated int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM calls WHERE call_id IN ('C2', 'C3', 'C4') AND updated_at <> created_at`).Scan(&updated); err != nil {
+		t.Fatal(err)
+	}
+	if updated != 0 {
+		t.Fatalf("%d new calls were inserted and then updated, want each written once", updated)
 	}
 }
 

@@ -73,7 +73,7 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 		Topic:        topic,
 		Balancer:     &kafka.Murmur2Balancer{},
 		BatchTimeout: 200 * time.Microsecond,
-		BatchSize:    1000,
+		BatchSize:    256,
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
 		WriteTimeout: 10 * time.Second,

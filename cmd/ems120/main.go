@@ -46,6 +46,15 @@ func main() {
 			}
 		}
 	}
+	// EMS_MEMPROFILE=FILE writes a heap profile when the command returns.
+	if path := os.Getenv("EMS_MEMPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ems120:", err)
