@@ -39,6 +39,7 @@ FUZZTIME ?= 30s
 fuzz:
 	for f in FuzzDecodeCall FuzzDecodeUnitPing FuzzDecodeCapacityReport; do \
 		$(GO) test ./contract -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+	$(GO) test ./loadtest -run '^$$' -fuzz '^FuzzReadReplay$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -243,30 +243,44 @@ func rawKafka(ctx context.Context, brokers []string, n int, value []byte) (float
 	return float64(n) / end.Sub(start).Seconds(), nil
 }
 
-// pace calls send with how many messages are due, every 5 ms, at rate per second (0: as
-// fast as send returns, 2,000 at a time), until d has passed or ctx ends.
-func pace(ctx context.Context, rate float64, d time.Duration, send func(n int) error) error {
+// pacer says how many messages are due, in all, by el since the start (given how many were
+// sent), and whether the feed is finished.
+type pacer func(el time.Duration, sent int) (due int, finished bool)
+
+// atRate is rate per second for d (rate 0: as fast as send returns, 2,000 at a time).
+func atRate(rate float64, d time.Duration) pacer {
+	return func(el time.Duration, sent int) (int, bool) {
+		if el >= d {
+			return sent, true
+		}
+		if rate <= 0 {
+			return sent + 2000, false
+		}
+		return int(rate * el.Seconds()), false
+	}
+}
+
+// pace calls send with how many messages are due, every 5 ms at most 5,000 at a time, until
+// the pacer is finished or ctx ends.
+func pace(ctx context.Context, p pacer, send func(n int) error) error {
 	start := time.Now()
 	sent := 0
-	for {
-		el := time.Since(start)
-		if el >= d || ctx.Err() != nil {
-			return nil
-		}
-		n := 2000
-		if rate > 0 {
-			n = int(rate*el.Seconds()) - sent
-			if n <= 0 {
-				time.Sleep(5 * time.Millisecond)
-				continue
+	for ctx.Err() == nil {
+		due, finished := p(time.Since(start), sent)
+		n := min(due-sent, 5000)
+		if n <= 0 {
+			if finished {
+				return nil
 			}
-			n = min(n, 5000)
+			time.Sleep(5 * time.Millisecond)
+			continue
 		}
 		if err := send(n); err != nil {
 			return err
 		}
 		sent += n
 	}
+	return nil
 }
 
 func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, progress func(string, ...any)) (LoadResult, error) {
@@ -282,7 +296,21 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 		return LoadResult{}, err
 	}
 	gen = NewGenerator(c, DefaultMix, cfg.Seed, fmt.Sprintf("LT%d", time.Now().Unix()))
+	progress("calls at %s for %s", rateString(cfg.Rate), cfg.Duration)
+	res, err := driveCalls(ctx, lv, cfg.Recycle, atRate(cfg.Rate, cfg.Duration), gen.Call, cfg.Logger, progress)
+	if err != nil {
+		return res, err
+	}
+	res.RawMessages = rawN
+	res.Summary.RawKafkaPerS = F(raw)
+	return res, nil
+}
 
+// driveCalls writes calls to ems.calls as the pacer says, next making each (received now),
+// and measures each call's latency until its assignment is readable on ems.assignments. With
+// recycle the crews free their unit as soon as they read the assignment.
+func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(now time.Time) contract.Call,
+	log *slog.Logger, progress func(string, ...any)) (LoadResult, error) {
 	var mu sync.Mutex
 	written := map[string]time.Time{}
 	scene := map[string]city.Point{}
@@ -331,11 +359,11 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 	// next calls — and spread over the city as they would.
 	crewW := streams.NewWriter(lv.brokers, contract.TopicUnits)
 	defer crewW.Close()
-	if !cfg.Recycle {
+	if !recycle {
 		crewW = nil
 	}
 	crews := streams.NewConsumer(streams.ConsumerConfig{Brokers: lv.brokers, GroupID: fmt.Sprintf("loadtest-crews-%d", time.Now().UnixNano()),
-		Topic: contract.TopicAssignments, MaxBatch: 5000, Logger: cfg.Logger})
+		Topic: contract.TopicAssignments, MaxBatch: 5000, Logger: log})
 	cctx, stopCrews := context.WithCancel(ctx)
 	defer stopCrews()
 	crewsDone := make(chan error, 1)
@@ -370,12 +398,11 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 	defer w.Close()
 	produced := 0
 	lastProgress := time.Now()
-	progress("calls at %s for %s", rateString(cfg.Rate), cfg.Duration)
-	err = pace(ctx, cfg.Rate, cfg.Duration, func(n int) error {
+	err = pace(ctx, p, func(n int) error {
 		batch := make([]kafka.Message, n)
 		calls := make([]contract.Call, n)
 		for i := range batch {
-			calls[i] = gen.Call(time.Now())
+			calls[i] = next(time.Now())
 			b, _ := json.Marshal(calls[i])
 			batch[i] = kafka.Message{Key: []byte(calls[i].CallID), Value: b}
 		}
@@ -425,7 +452,7 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 
 	mu.Lock()
 	defer mu.Unlock()
-	res := LoadResult{LatencyMs: latencies, WrittenAtS: writtenAt, Produced: produced, RawMessages: rawN}
+	res := LoadResult{LatencyMs: latencies, WrittenAtS: writtenAt, Produced: produced}
 	sum := Summary{Calls: produced, Assigned: len(latencies), Queued: lv.svc.Stats().Queued, Rejected: lv.svc.Status().Rejected}
 	for id := range duplicate {
 		if _, ours := written[id]; ours {
@@ -438,7 +465,6 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 		res.LatencyMax = slices.Max(latencies)
 		sum.ThroughputPerS = F(float64(len(latencies)) / lastAssign.Sub(start).Seconds())
 	}
-	sum.RawKafkaPerS = F(raw)
 	res.Summary = sum
 	for i, n := range perSecond {
 		res.Throughput = append(res.Throughput, Sample{At: start.Add(time.Duration(i) * time.Second), Calls: n})
@@ -503,7 +529,7 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 		}
 	}()
 	progress("pings at %s for %s to %d units", rateString(cfg.Rate), cfg.Duration, len(units))
-	err = pace(ctx, cfg.Rate, cfg.Duration, func(n int) error {
+	err = pace(ctx, atRate(cfg.Rate, cfg.Duration), func(n int) error {
 		batch := make([]kafka.Message, n)
 		now := time.Now().UTC()
 		for i := range batch {
@@ -542,7 +568,9 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 	<-samplerDone
 	applied := lv.svc.PingsApplied() - base
 	res := LoadResult{Produced: produced, RawMessages: rawN, Throughput: perSecond, PingsApplied: int(applied)}
-	res.Summary = Summary{Rejected: lv.svc.Status().Rejected, ThroughputPerS: F(float64(applied) / done.Sub(start).Seconds()), RawKafkaPerS: F(raw)}
+	rejected := lv.svc.Status().Rejected
+	res.Summary = Summary{Rejected: rejected, Lost: max(0, produced-int(applied)-rejected),
+		ThroughputPerS: F(float64(applied) / done.Sub(start).Seconds()), RawKafkaPerS: F(raw)}
 	progress("%d pings written, %d applied in %s", produced, applied, done.Sub(start).Round(time.Millisecond))
 	return res, nil
 }

@@ -76,6 +76,15 @@ type SimConfig struct {
 	CallsPerDay    float64          // default DefaultCallsPerDay
 	Start          time.Time        // default 2026-11-28 00:00 in the city's time zone
 	Progress       io.Writer        // progress lines (stderr); nil for none
+	// Replay, when set, replaces the synthetic demand of the measured hours with these calls
+	// (the warm-up keeps its synthetic demand, to start from a city in its usual state).
+	Replay []ReplayCall
+}
+
+// ReplayCall is a real call for the simulator, After the start of the measured hours.
+type ReplayCall struct {
+	Call  contract.Call
+	After time.Duration
 }
 
 // Sample is the state of the city at one moment of a simulation.
@@ -321,7 +330,14 @@ func (s *sim) every(first time.Time, period time.Duration, fn func()) {
 func (s *sim) scheduleCalls() {
 	perMin := s.cfg.CallsPerDay / 1440
 	feverShare := DefaultMix.Category[contract.CategoryFever]
+	for _, rc := range s.cfg.Replay {
+		c := rc.Call
+		s.at(s.cfg.Start.Add(rc.After), func() { s.receive(c) })
+	}
 	for h := s.now; h.Before(s.end); h = h.Add(time.Hour) {
+		if s.cfg.Replay != nil && !h.Before(s.cfg.Start) {
+			break // the measured hours' demand is the replay
+		}
 		hourEnd := h.Add(time.Hour)
 		rate := perMin * hourly[h.In(s.loc).Hour()]
 		for t := h.Add(s.gen.Gap(rate)); t.Before(hourEnd) && t.Before(s.end); t = t.Add(s.gen.Gap(rate)) {

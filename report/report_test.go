@@ -3,10 +3,15 @@ package report
 import (
 	"bytes"
 	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/coverage"
+	"github.com/ems120/ems120/loadtest"
 )
 
 func TestCoverageMapDraws(t *testing.T) {
@@ -36,5 +41,66 @@ func TestCoverageMapDraws(t *testing.T) {
 		if !seen[col] {
 			t.Errorf("colour %x not drawn", col)
 		}
+	}
+}
+
+func TestWriteLoadReport(t *testing.T) {
+	dir := t.TempDir()
+	p99 := 12.5
+	r := loadtest.LoadResult{Summary: loadtest.Summary{Calls: 4, Assigned: 4, LatencyMsP99: &p99},
+		LatencyMs: []float64{3, 4, 5, 12.5}, WrittenAtS: []float64{0.1, 0.5, 1.2, 2.9}, LatencyMax: 12.5, Produced: 4,
+		Throughput: []loadtest.Sample{{Calls: 2}, {Calls: 1}, {Calls: 1}}}
+	if err := WriteLoad(dir, Run{Title: "load", Command: "ems120 loadtest -rate 2"}, r); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# load", "ems120 loadtest -rate 2", "| `latency_ms_p99` | 12.5 |", "(latency-histogram.png)",
+		"(latency-over-time.png)", "(throughput.png)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(string(md), "coverage_pct") {
+		t.Errorf("report.md lists a key that does not apply (nil):\n%s", md)
+	}
+	for _, f := range []string{"latency-histogram.png", "latency-over-time.png", "throughput.png"} {
+		decodePNG(t, filepath.Join(dir, f))
+	}
+}
+
+func TestWriteSimReport(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	var samples []loadtest.Sample
+	for i := 0; i < 20; i++ {
+		samples = append(samples, loadtest.Sample{At: at.Add(time.Duration(i) * 10 * time.Minute), Calls: i * 3, Queued: i % 4,
+			Busy: 10 + i, OccupancyPct: 50 + float64(i), CoveragePct: 80, DoublePct: 60})
+	}
+	r := loadtest.SimResult{Summary: loadtest.Summary{Calls: 57}, FocusBed: "fever_observation", Samples: samples,
+		Response: []float64{300, 420, 610, 950}}
+	if err := WriteSim(dir, Run{Title: "sim"}, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"calls.png", "queue.png", "occupancy.png", "coverage.png", "response-histogram.png"} {
+		decodePNG(t, filepath.Join(dir, f))
+	}
+}
+
+func decodePNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
+		t.Errorf("%s is %v", path, b)
 	}
 }

@@ -366,6 +366,9 @@ func (s *Service) tick(ctx context.Context) error {
 // Ready reports whether Run has started consuming.
 func (s *Service) Ready() bool { return s.ready.Load() }
 
+// Store is the service's durable record (for reports read after a run).
+func (s *Service) Store() *sql.Store { return s.store }
+
 // PingsApplied counts the unit pings applied so far, stale ones included.
 func (s *Service) PingsApplied() int64 {
 	return int64(counterValue(s.metrics.pings) + counterValue(s.metrics.stalePings))

@@ -14,8 +14,10 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -74,6 +76,7 @@ Commands:
   simulate  a discrete-event simulation in virtual time (no broker, no database)
   coverage  the 5 km / 15-minute coverage of the city with its fleet at the stations
   loadtest  end to end over Kafka and PostgreSQL: -mode calls or -mode pings
+  replay    real calls from a CSV, onto the calls topic (-into live) or into the simulator
   migrate   apply the SQL migrations to -db
 
 Run 'ems120 <command> -h' for a command's flags.
@@ -102,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "loadtest":
 		return runLoadtest(ctx, rest, getenv, stdout, stderr)
 	case "replay":
-		return fmt.Errorf("%s is not built yet (see the open issues); available: demo, serve, migrate", cmd)
+		return runReplay(ctx, rest, getenv, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -258,6 +261,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	perDay := fs.Float64("calls-per-day", loadtest.DefaultCallsPerDay, "calls a day, before the daily profile")
 	dpolicy := fs.String("dispatch-policy", "standard", "standard, or preempt (a priority-1 call may take a unit from a priority 3–4 call)")
 	jsonOut := fs.Bool("json", false, "print the summary as one JSON object")
+	reportDir := fs.String("report", "", "write a Markdown report with PNG plots to this directory")
 	hosp := hospitalFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -274,6 +278,14 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		HospitalPolicy: hc.Policy, Hospitals: hc, Preempt: *dpolicy == "preempt", Progress: stderr})
 	if err != nil {
 		return err
+	}
+	if *reportDir != "" {
+		run := report.Run{Title: fmt.Sprintf("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
+			c.Name, *scenario, *hours, *seed, hc.Policy, *dpolicy), Command: commandLine("simulate", args)}
+		if err := report.WriteSim(*reportDir, run, r); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "simulate: report in %s\n", filepath.Join(*reportDir, "report.md"))
 	}
 	if *jsonOut {
 		return r.Summary.Write(stdout)
@@ -389,9 +401,12 @@ func runLoadtest(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if *reportDir != "" {
-		if err := report.WriteLoad(*reportDir, *mode, *rate, *duration, res); err != nil {
+		run := report.Run{Title: fmt.Sprintf("ems120 loadtest -mode %s at %s for %s", *mode, rateText(*rate), *duration),
+			Command: commandLine("loadtest", args)}
+		if err := report.WriteLoad(*reportDir, run, res); err != nil {
 			return err
 		}
+		fmt.Fprintf(stderr, "loadtest: report in %s\n", filepath.Join(*reportDir, "report.md"))
 	}
 	out := struct {
 		loadtest.Summary
@@ -418,4 +433,121 @@ func runLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	}
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// commandLine is the command that reproduces a run, for its report.
+func commandLine(cmd string, args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.TrimSpace("ems120 " + cmd + " " + strings.Join(q, " "))
+}
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "full speed"
+	}
+	return fmt.Sprintf("%g/s", r)
+}
+
+func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := loadtest.DefaultReplaySource
+	file := fs.String("file", "", "CSV of calls with a header row (e.g. ../shared/data/montco/calls.csv)")
+	latCol := fs.String("lat-col", def.LatCol, "latitude column")
+	lngCol := fs.String("lng-col", def.LngCol, "longitude column")
+	timeCol := fs.String("time-col", def.TimeCol, "time column")
+	timeFormat := fs.String("time-format", def.TimeFormat, "Go time layout of the time column")
+	titleCol := fs.String("title-col", def.TitleCol, "call type column, if the file has one: selects rows (-only) and sets priority and category")
+	only := fs.String("only", def.OnlyPrefix, "use only rows whose call type starts with this (empty: all)")
+	relocate := fs.Bool("relocate", false, "move the calls onto the city (median call onto the median station), keeping distances")
+	srcRadius := fs.Float64("source-radius-km", def.SourceRadiusKm, "with -relocate: reject rows farther than this from the file's median call")
+	limit := fs.Int("limit", 0, "use at most this many rows (0: all)")
+	speed := fs.Float64("speed", 60, "the file's clock against ours: 60 replays an hour of calls in a minute")
+	into := fs.String("into", loadtest.IntoLive, "live (onto ems.calls, end to end over Kafka and PostgreSQL) or simulate (virtual time)")
+	kafkaAddrs := fs.String("kafka", getenv("EMS_KAFKA"), "live: Kafka brokers (empty: the embedded broker)")
+	dsn := fs.String("db", getenv("DATABASE_URL"), "live: PostgreSQL DSN (empty: a throwaway server)")
+	cityFile := fs.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	seed := fs.Uint64("seed", 1, "simulate: seed of the crews' times and the warm-up")
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON object")
+	reportDir := fs.String("report", "", "write a Markdown report with PNG plots to this directory")
+	hosp := hospitalFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("replay needs -file")
+	}
+	if *into != loadtest.IntoLive && *into != loadtest.IntoSimulate {
+		return fmt.Errorf("-into %q: want live or simulate", *into)
+	}
+	c, err := loadCity(*cityFile)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	rp, err := loadtest.ReadReplay(f, loadtest.ReplaySource{LatCol: *latCol, LngCol: *lngCol, TimeCol: *timeCol, TimeFormat: *timeFormat,
+		TitleCol: *titleCol, OnlyPrefix: *only, Relocate: *relocate, SourceRadiusKm: *srcRadius, Limit: *limit}, c)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "replay: %s: %d rows, %d skipped (not %q), %d usable, %d rejected\n", *file, rp.Rows, rp.Skipped, *only, len(rp.Calls), rp.RejectedTotal())
+	reasons := make([]string, 0, len(rp.Rejected))
+	for r := range rp.Rejected {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(stderr, "replay:   rejected %5d  %s\n", rp.Rejected[r], r)
+	}
+	for _, e := range rp.Examples {
+		fmt.Fprintf(stderr, "replay:   e.g. %s\n", e)
+	}
+	if len(rp.Calls) == 0 {
+		return errors.New("replay: no usable rows")
+	}
+	cfg := loadtest.ReplayConfig{Into: *into, Speed: *speed, City: c, DSN: *dsn, Progress: stderr}
+	if *kafkaAddrs != "" {
+		cfg.Brokers = strings.Split(*kafkaAddrs, ",")
+	}
+	title := fmt.Sprintf("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)", filepath.Base(*file), *into, *speed, len(rp.Calls), rp.RejectedTotal())
+	var sum loadtest.Summary
+	if *into == loadtest.IntoSimulate {
+		hc := hosp()
+		cfg.Sim = loadtest.SimConfig{Seed: *seed, HospitalPolicy: hc.Policy, Hospitals: hc, Progress: stderr}
+		r, err := loadtest.ReplaySimulate(cfg, rp)
+		if err != nil {
+			return err
+		}
+		if *reportDir != "" {
+			if err := report.WriteSim(*reportDir, report.Run{Title: title, Command: commandLine("replay", args)}, r); err != nil {
+				return err
+			}
+		}
+		sum = r.Summary
+	} else {
+		r, err := loadtest.ReplayLive(ctx, cfg, rp)
+		if err != nil {
+			return err
+		}
+		if *reportDir != "" {
+			if err := report.WriteLoad(*reportDir, report.Run{Title: title, Command: commandLine("replay", args)}, r); err != nil {
+				return err
+			}
+		}
+		sum = r.Summary
+	}
+	if *jsonOut {
+		return sum.Write(stdout)
+	}
+	return sum.WriteText(stdout)
 }

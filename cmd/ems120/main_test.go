@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +30,9 @@ func TestRunCommands(t *testing.T) {
 		{"migrate without db", []string{"migrate"}, "migrate needs -db", ""},
 		{"bad flag", []string{"demo", "-rate", "many"}, "invalid value", ""},
 		{"bad log level", []string{"demo", "-log-level", "loud"}, "-log-level", ""},
-		{"not built yet", []string{"replay"}, "not built yet", ""},
+		{"replay without file", []string{"replay"}, "replay needs -file", ""},
+		{"replay bad target", []string{"replay", "-file", "x.csv", "-into", "mars"}, "-into", ""},
+		{"replay missing file", []string{"replay", "-file", "/nonexistent.csv"}, "no such file", ""},
 		{"simulate bad scenario", []string{"simulate", "-scenario", "zombies"}, "unknown scenario", ""},
 		{"simulate bad policy", []string{"simulate", "-dispatch-policy", "fastest"}, "-dispatch-policy", ""},
 	}
@@ -89,5 +94,53 @@ func TestSimulateCommand(t *testing.T) {
 	}
 	if sum["lost"].(float64) != 0 || sum["calls"].(float64) == 0 {
 		t.Errorf("summary %v", sum)
+	}
+}
+
+// replay into the simulator from a small CSV, with a bad row and a report: the summary
+// counts the bad row as rejected, stderr says why, and the report's plots are PNGs.
+func TestReplayCommand(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "calls.csv")
+	rows := "lat,lng,title,timeStamp\n"
+	for i := 0; i < 30; i++ {
+		rows += fmt.Sprintf("30.%03d,114.%03d,EMS: RESPIRATORY EMERGENCY,2015-12-10 10:%02d:00\n", 550+i, 280+i, i)
+	}
+	rows += "95,114.3,EMS: FALL VICTIM,2015-12-10 10:31:00\n"
+	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	rep := filepath.Join(dir, "report")
+	args := []string{"replay", "-file", csv, "-into", "simulate", "-speed", "1", "-json", "-report", rep}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	var sum map[string]any
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("-json printed %q: %v", out.String(), err)
+	}
+	if sum["calls"].(float64) != 31 || sum["rejected"].(float64) != 1 || sum["lost"].(float64) != 0 || sum["assigned"].(float64) != 30 {
+		t.Errorf("summary %v: want 31 calls, 30 assigned, 1 rejected", sum)
+	}
+	if !strings.Contains(errOut.String(), "lat: out of range") {
+		t.Errorf("stderr does not give the rejection's reason: %s", errOut.String())
+	}
+	md, err := os.ReadFile(filepath.Join(rep, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fig := range []string{"queue.png", "occupancy.png", "coverage.png", "response-histogram.png"} {
+		if !strings.Contains(string(md), "("+fig+")") {
+			t.Errorf("report.md does not show %s", fig)
+		}
+		f, err := os.Open(filepath.Join(rep, fig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(f); err != nil {
+			t.Errorf("%s: %v", fig, err)
+		}
+		f.Close()
 	}
 }
