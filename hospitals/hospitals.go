@@ -376,6 +376,21 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 	// The transport drives as the call's priority does: lights and sirens for 1–2.
 	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
+	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
+		// Every suitable hospital is full (a surge): the answer is the nearest, and the walk
+		// below would look at every hospital to find that out.
+		nearest := option{t: -1}
+		for i, h := range cands {
+			if t := travel(scene, h.Point); nearest.t < 0 || t < nearest.t {
+				nearest = option{h: h, t: t, i: i}
+			}
+		}
+		reason := ReasonAllFull
+		if r.Stale(nearest.h, at) {
+			reason += reasonStaleSuffix
+		}
+		return Choice{HospitalID: nearest.h.ID, Bed: need.Bed, Reason: reason, Transport: nearest.t, Nearest: nearest.t}, nearest.h
+	}
 	heap := make(outward, len(cands))
 	for i, h := range cands {
 		heap[i] = option{h: h, t: travel(scene, h.Point), i: i}
@@ -446,6 +461,16 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	default:
 		return pick(best, ReasonNearest)
 	}
+}
+
+// anyFree reports whether any of hs accepts patients and has an effective free bed.
+func anyFree(hs []*Hospital, bed string) bool {
+	for _, h := range hs {
+		if h.Accepting && h.Effective(bed).Free() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // suitable lists, once per need, the hospitals of a kind that takes it and with beds of the

@@ -298,7 +298,11 @@ func TestChooseMatchesSortedWalk(t *testing.T) {
 		for _, h := range hs {
 			total := h.Beds[contract.BedFeverObservation].Total
 			at := t0.Add(-time.Duration(rng.IntN(4)) * time.Hour) // some reports are stale
-			rep := report(h.ID, at, total, rng.IntN(total+1))
+			occupied := rng.IntN(total + 1)
+			if trial%7 == 3 {
+				occupied = total // every hospital full: the surge's shortcut
+			}
+			rep := report(h.ID, at, total, occupied)
 			rep.Accepting = h.Accepting
 			rep.Beds[contract.BedEmergency] = contract.Beds{Total: 50, Occupied: rng.IntN(51)}
 			if _, err := r.Apply(rep, t0); err != nil {
