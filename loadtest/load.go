@@ -589,6 +589,7 @@ func watch(ctx context.Context, brokers []string, topic string, fn func(kafka.Me
 		return nil, err
 	}
 	var wg sync.WaitGroup
+	var readers []*kafka.Reader
 	for _, p := range parts {
 		// The partition's end now, before anything is produced: nothing is missed.
 		pc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
@@ -605,6 +606,7 @@ func watch(ctx context.Context, brokers []string, topic string, fn func(kafka.Me
 		if err := r.SetOffset(end); err != nil {
 			return nil, err
 		}
+		readers = append(readers, r)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -617,6 +619,20 @@ func watch(ctx context.Context, brokers []string, topic string, fn func(kafka.Me
 				fn(m, time.Now())
 			}
 		}()
+	}
+	// Ready when every reader has fetched once: a reader connects on its first read, and a
+	// message written before that would be stamped late — the instrument's start-up measured
+	// as the system's latency.
+	fetched := make([]bool, len(readers))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		all := true
+		for i, r := range readers {
+			fetched[i] = fetched[i] || r.Stats().Fetches > 0
+			all = all && fetched[i]
+		}
+		if all {
+			break
+		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()

@@ -37,15 +37,16 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	cfg.AfterConnect = registerPostGIS
-	// Plan every statement for its arguments and the tables as they are now. pgx prepares each
-	// statement once per connection, and PostgreSQL would otherwise settle on a generic plan
-	// after five runs: planned while the calls table was empty, the replay check
-	// (call_id = ANY(2,000 ids)) stays a sequential scan as the table grows, a quarter of a
-	// second per batch at a few hundred thousand calls. Planning costs tens of microseconds,
-	// and every statement here handles a whole batch.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	}
+	// Query plans. pgx prepares each statement once per connection, and after five runs
+	// PostgreSQL may settle on a generic plan, made with the tables as they were then. For the
+	// pure inserts of the write path (INSERT … SELECT FROM unnest) every plan is the same, and
+	// planning them again for every transaction cost 10–15% of the group commit
+	// (BenchmarkRecordDecisions). A statement that looks rows up in a growing table by a list
+	// of ids is different: planned while the calls table was empty, the replay check
+	// (call_id = ANY(2,000 ids)) stayed a sequential scan as the table grew — a quarter of a
+	// second per batch at a hundred thousand calls. Those statements are planned for their
+	// arguments every time: sent unnamed (pgx.QueryExecModeExec) or, inside a transaction,
+	// behind SET LOCAL plan_cache_mode = force_custom_plan (customPlan).
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -257,6 +258,14 @@ func (t *Tx) queue(what, sql string, args ...any) {
 	t.writes = append(t.writes, queued{what, sql, args})
 }
 
+// customPlan queues a statement that joins a growing table to its arguments, planned for
+// them (see Open): the rest of the transaction keeps the session's plan_cache_mode.
+func (t *Tx) customPlan(what, sql string, args ...any) {
+	t.queue(what, "SET LOCAL plan_cache_mode = force_custom_plan")
+	t.queue(what, sql, args...)
+	t.queue(what, "RESET plan_cache_mode")
+}
+
 // send runs the queued writes (and BEGIN first if needed), then stmts; the caller reads the
 // results of stmts from the returned batch and closes it.
 func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchResults, int, error) {
@@ -329,7 +338,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 // KnownCalls returns which of the ids are already recorded: a call seen before (a replay)
 // decides nothing.
 func (s *Store) KnownCalls(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT call_id FROM calls WHERE call_id = ANY($1)`, ids)
+	rows, err := s.Pool.Query(ctx, `SELECT call_id FROM calls WHERE call_id = ANY($1)`, pgx.QueryExecModeExec, ids)
 	if err != nil {
 		return nil, fmt.Errorf("known calls: %w", err)
 	}
@@ -463,7 +472,7 @@ func (t *Tx) Apply(ch Changes) {
 		for i, c := range group {
 			ids[i], states[i], units[i] = c.CallID, c.State, c.UnitID
 		}
-		t.queue("call states", `UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
+		t.customPlan("call states", `UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
 			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(call_id, status, unit_id) WHERE c.call_id = u.call_id`,
 			ids, states, units)
 	}
@@ -538,7 +547,7 @@ func (s *Store) UpdatePositions(ctx context.Context, units []UnitRow) error {
 	}
 	_, err := s.Pool.Exec(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
 		FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, g, p)
-		WHERE units.id = u.id AND (units.ping_at IS NULL OR units.ping_at <= u.p)`, ids, geoms, pings)
+		WHERE units.id = u.id AND (units.ping_at IS NULL OR units.ping_at <= u.p)`, pgx.QueryExecModeExec, ids, geoms, pings)
 	if err != nil {
 		return fmt.Errorf("unit positions: %w", err)
 	}
