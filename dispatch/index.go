@@ -236,6 +236,16 @@ const (
 	crowdedCell    = 8    // units an occupied cell, on average, that makes loading refine at once
 )
 
+// NewStationIndex indexes stations by their position in the slice: Nearest returns the
+// index of the nearest station.
+func NewStationIndex(stations []city.Station) *Index {
+	x := NewIndex(IndexResolution)
+	for i, st := range stations {
+		x.Update(int32(i), st.Point)
+	}
+	return x
+}
+
 // NewAdaptiveIndex returns an empty index that starts at res and changes resolution with the
 // density its searches meet: a city's few hundred units and a load test's hundred thousand,
 // crowded into the same centre, both get cells that hold a handful each.

@@ -376,21 +376,6 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 	// The transport drives as the call's priority does: lights and sirens for 1–2.
 	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
-	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
-		// Every suitable hospital is full (a surge): the answer is the nearest, and the walk
-		// below would look at every hospital to find that out.
-		nearest := option{t: -1}
-		for i, h := range cands {
-			if t := travel(scene, h.Point); nearest.t < 0 || t < nearest.t {
-				nearest = option{h: h, t: t, i: i}
-			}
-		}
-		reason := ReasonAllFull
-		if r.Stale(nearest.h, at) {
-			reason += reasonStaleSuffix
-		}
-		return Choice{HospitalID: nearest.h.ID, Bed: need.Bed, Reason: reason, Transport: nearest.t, Nearest: nearest.t}, nearest.h
-	}
 	heap := make(outward, len(cands))
 	for i, h := range cands {
 		heap[i] = option{h: h, t: travel(scene, h.Point), i: i}
@@ -403,6 +388,11 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 			reason += reasonStaleSuffix
 		}
 		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
+	}
+	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
+		// Every suitable hospital is full (a surge): the walk below would look at every one
+		// of them to come back to the nearest.
+		return pick(nearest, ReasonAllFull)
 	}
 	// first: the nearest accepting hospital (with a free bed, for the balanced policy).
 	first, found := nearest, false

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql/pgtemp"
 	"github.com/ems120/ems120/streams"
@@ -126,16 +126,13 @@ func loadCity(base *city.City, n int, seed uint64) *city.City {
 	rng := rand.New(rand.NewPCG(seed, 77))
 	gen := NewGenerator(base, DefaultMix, seed, "U")
 	kinds := []contract.UnitKind{contract.KindALS, contract.KindBLS, contract.KindBLS, contract.KindNegativePressure}
+	stations := dispatch.NewStationIndex(base.Stations)
 	for i := 0; i < n; i++ {
-		p := gen.Call(time.Time{})
-		best, bestD := "", math.Inf(1)
-		for _, s := range base.Stations {
-			if d := city.DistanceM(s.Point, city.Point{Lat: p.Lat, Lng: p.Lng}); d < bestD {
-				best, bestD = s.ID, d
-			}
-		}
-		c.Fleet = append(c.Fleet, city.Unit{ID: fmt.Sprintf("L-%06d", i), Kind: kinds[rng.IntN(len(kinds))], Station: best,
-			Start: &city.Point{Lat: p.Lat, Lng: p.Lng}})
+		call := gen.Call(time.Time{})
+		p := city.Point{Lat: call.Lat, Lng: call.Lng}
+		home, _, _ := stations.Nearest(p, dispatch.MaxSearchM, nil)
+		c.Fleet = append(c.Fleet, city.Unit{ID: fmt.Sprintf("L-%06d", i), Kind: kinds[rng.IntN(len(kinds))],
+			Station: base.Stations[max(home, 0)].ID, Start: &p})
 	}
 	return &c
 }
@@ -172,11 +169,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "loadtest: "+format+"\n", args...)
-		}
-	}
+	progress := progressTo(cfg.Progress, "loadtest")
 	c := loadCity(cfg.City, cfg.Units, cfg.Seed)
 	progress("starting ems120 with %d units", len(c.Fleet))
 	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, service.Config{AckTimeout: -1, MaxBatch: 2000}, cfg.Logger)
@@ -194,6 +187,28 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		runErr = err
 	}
 	return res, runErr
+}
+
+// progressTo prints progress lines "prefix: …" to w (stderr); nil w prints nothing.
+func progressTo(w io.Writer, prefix string) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if w != nil {
+			fmt.Fprintf(w, prefix+": "+format+"\n", args...)
+		}
+	}
+}
+
+// measureRaw runs rawKafka with as many copies of sample as the load will send (rate ×
+// duration), at least least and at most most (most at full speed); it returns how many it
+// moved and the rate.
+func measureRaw(ctx context.Context, cfg LoadConfig, lv *live, sample []byte, least, most int, progress func(string, ...any)) (int, float64, error) {
+	n := most
+	if cfg.Rate > 0 {
+		n = min(most, max(least, int(cfg.Rate*cfg.Duration.Seconds())))
+	}
+	progress("raw Kafka: %d messages", n)
+	raw, err := rawKafka(ctx, lv.brokers, n, sample)
+	return n, raw, err
 }
 
 // rawKafka moves n copies of value through the broker with the project's writer and
@@ -286,17 +301,12 @@ func pace(ctx context.Context, p pacer, send func(n int) error) error {
 func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, progress func(string, ...any)) (LoadResult, error) {
 	gen := NewGenerator(c, DefaultMix, cfg.Seed, "LT")
 	sample, _ := json.Marshal(gen.Call(time.Now()))
-	rawN := 100_000
-	if cfg.Rate > 0 {
-		rawN = min(rawN, max(20_000, int(cfg.Rate*cfg.Duration.Seconds())))
-	}
-	progress("raw Kafka: %d messages", rawN)
-	raw, err := rawKafka(ctx, lv.brokers, rawN, sample)
+	rawN, raw, err := measureRaw(ctx, cfg, lv, sample, 20_000, 100_000, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}
 	gen = NewGenerator(c, DefaultMix, cfg.Seed, fmt.Sprintf("LT%d", time.Now().Unix()))
-	progress("calls at %s for %s", rateString(cfg.Rate), cfg.Duration)
+	progress("calls at %s for %s", RateString(cfg.Rate), cfg.Duration)
 	res, err := driveCalls(ctx, lv, cfg.Recycle, atRate(cfg.Rate, cfg.Duration), gen.Call, cfg.Logger, progress)
 	if err != nil {
 		return res, err
@@ -312,8 +322,12 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(now time.Time) contract.Call,
 	log *slog.Logger, progress func(string, ...any)) (LoadResult, error) {
 	var mu sync.Mutex
-	written := map[string]time.Time{}
-	scene := map[string]city.Point{}
+	// Each call written: when, and where (the crews drive there when they recycle).
+	type sentCall struct {
+		at    time.Time
+		scene city.Point
+	}
+	written := map[string]sentCall{}
 	seen := map[string][]byte{}    // call id → its first assignment, as published
 	duplicate := map[string]bool{} // call ids with a second, different assignment
 	var latencies, writtenAt []float64
@@ -339,7 +353,8 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 			return
 		}
 		seen[id] = m.Value
-		if t, ok := written[id]; ok {
+		if sc, ok := written[id]; ok {
+			t := sc.at
 			latencies = append(latencies, float64(now.Sub(t))/float64(time.Millisecond))
 			writtenAt = append(writtenAt, t.Sub(start).Seconds())
 			sec := int(now.Sub(start).Seconds())
@@ -382,7 +397,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 					continue
 				}
 				mu.Lock()
-				h := scene[a.CallID]
+				h := written[a.CallID].scene
 				mu.Unlock()
 				for i, st := range []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable} {
 					b, _ := json.Marshal(contract.UnitPing{UnitID: a.UnitID, At: now.Add(time.Duration(i) * time.Microsecond).UTC(),
@@ -409,8 +424,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 		t0 := time.Now()
 		mu.Lock()
 		for _, c := range calls {
-			written[c.CallID] = t0
-			scene[c.CallID] = city.Point{Lat: c.Lat, Lng: c.Lng}
+			written[c.CallID] = sentCall{at: t0, scene: city.Point{Lat: c.Lat, Lng: c.Lng}}
 		}
 		mu.Unlock()
 		produced += n
@@ -461,7 +475,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 	}
 	sum.Lost = max(0, produced-sum.Assigned-sum.Queued-sum.Rejected)
 	if len(latencies) > 0 {
-		sum.LatencyMsP50, sum.LatencyMsP99 = F(percentile(latencies, 50)), F(percentile(latencies, 99))
+		sum.LatencyMsP50, sum.LatencyMsP99 = F(Percentile(latencies, 50)), F(Percentile(latencies, 99))
 		res.LatencyMax = slices.Max(latencies)
 		sum.ThroughputPerS = F(float64(len(latencies)) / lastAssign.Sub(start).Seconds())
 	}
@@ -471,12 +485,13 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 	}
 	st := lv.svc.Status()
 	progress("%d calls in %s (%.0f/s offered), %d assigned, p99 %.1f ms (service: record to published p50 %s p99 %s)", produced,
-		producedFor.Round(time.Millisecond), float64(produced)/producedFor.Seconds(), len(latencies), percentile(latencies, 99),
+		producedFor.Round(time.Millisecond), float64(produced)/producedFor.Seconds(), len(latencies), Percentile(latencies, 99),
 		st.LatencyP50, st.LatencyP99)
 	return res, nil
 }
 
-func rateString(r float64) string {
+// RateString is a rate for people: "500/s", or "full speed" for 0.
+func RateString(r float64) string {
 	if r <= 0 {
 		return "full speed"
 	}
@@ -494,12 +509,7 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 	}
 	sample, _ := json.Marshal(contract.UnitPing{UnitID: units[0].id, At: time.Now().UTC(), Lat: units[0].p.Lat, Lng: units[0].p.Lng,
 		Status: contract.StatusAvailable})
-	rawN := 500_000
-	if cfg.Rate > 0 {
-		rawN = min(rawN, max(50_000, int(cfg.Rate*cfg.Duration.Seconds())))
-	}
-	progress("raw Kafka: %d messages", rawN)
-	raw, err := rawKafka(ctx, lv.brokers, rawN, sample)
+	rawN, raw, err := measureRaw(ctx, cfg, lv, sample, 50_000, 500_000, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}
@@ -528,7 +538,7 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 			}
 		}
 	}()
-	progress("pings at %s for %s to %d units", rateString(cfg.Rate), cfg.Duration, len(units))
+	progress("pings at %s for %s to %d units", RateString(cfg.Rate), cfg.Duration, len(units))
 	err = pace(ctx, atRate(cfg.Rate, cfg.Duration), func(n int) error {
 		batch := make([]kafka.Message, n)
 		now := time.Now().UTC()

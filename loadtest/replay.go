@@ -67,6 +67,7 @@ func (r Replayed) RejectedTotal() int {
 // counted; it never stops the read. A file without the named columns is an error.
 func ReadReplay(r io.Reader, src ReplaySource, c *city.City) (Replayed, error) {
 	out := Replayed{Rejected: map[string]int{}}
+	selected := 0 // rows past the -only selection: used or rejected
 	reject := func(line int, reason string) {
 		out.Rejected[reason]++
 		if len(out.Examples) < 10 {
@@ -138,9 +139,10 @@ func ReadReplay(r io.Reader, src ReplaySource, c *city.City) (Replayed, error) {
 				continue
 			}
 		}
-		if src.Limit > 0 && len(rows)+out.RejectedTotal() >= src.Limit {
+		if src.Limit > 0 && selected >= src.Limit {
 			break
 		}
+		selected++
 		lat, err1 := strconv.ParseFloat(strings.TrimSpace(rec[latI]), 64)
 		lng, err2 := strconv.ParseFloat(strings.TrimSpace(rec[lngI]), 64)
 		switch {
@@ -276,7 +278,6 @@ func Triage(title string) (int, contract.Category) {
 
 // ReplayConfig configures `ems120 replay`.
 type ReplayConfig struct {
-	Into    string  // "live" (onto ems.calls, end to end) or "simulate" (virtual time)
 	Speed   float64 // the file's clock against real (live) or simulated time: 60 = an hour a minute
 	City    *city.City
 	Brokers []string // live: external Kafka; nil = embedded
@@ -305,11 +306,7 @@ func ReplayLive(ctx context.Context, cfg ReplayConfig, rp Replayed) (LoadResult,
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "replay: "+format+"\n", args...)
-		}
-	}
+	progress := progressTo(cfg.Progress, "replay")
 	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, cfg.City, service.Config{}, cfg.Logger)
 	if err != nil {
 		return LoadResult{}, err

@@ -53,6 +53,16 @@ abc,114.27,EMS: FEVER,2015-12-10 17:42:00
 	if rp.RejectedTotal() != 7 || rp.Rows != 10 {
 		t.Errorf("%d rejected of %d rows, want 7 of 10: %v", rp.RejectedTotal(), rp.Rows, rp.Rejected)
 	}
+	// -limit counts the rows selected (the Fire row is not): two calls and the lat-91 row.
+	limited := DefaultReplaySource
+	limited.Limit = 3
+	rp, err = ReadReplay(strings.NewReader(csv), limited, city.Wuhan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Calls) != 2 || rp.RejectedTotal() != 1 || rp.Rejected["lat: out of range"] != 1 {
+		t.Errorf("with -limit 3: %d calls, rejected %v; want 2 and the lat-91 row", len(rp.Calls), rp.Rejected)
+	}
 	if _, err := ReadReplay(strings.NewReader("x,y\n1,2\n"), DefaultReplaySource, city.Wuhan()); err == nil {
 		t.Error("a file without the lat column was accepted")
 	}
@@ -142,7 +152,7 @@ func TestReplayMontcoSimulated(t *testing.T) {
 	if rp.RejectedTotal() < 3 || len(rp.Calls) < 4000 {
 		t.Fatalf("%d calls, %d rejected (%v): the three out-of-county rows must be rejected, most rows used", len(rp.Calls), rp.RejectedTotal(), rp.Rejected)
 	}
-	r, err := ReplaySimulate(ReplayConfig{Into: IntoSimulate, Speed: 10, City: city.Wuhan(), Sim: SimConfig{Seed: 1}}, rp)
+	r, err := ReplaySimulate(ReplayConfig{Speed: 10, City: city.Wuhan(), Sim: SimConfig{Seed: 1}}, rp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +172,7 @@ func TestReplayMontcoLive(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cfg := ReplayConfig{Into: IntoLive, Speed: 20000, City: city.Wuhan(), DSN: dsn}
+	cfg := ReplayConfig{Speed: 20000, City: city.Wuhan(), DSN: dsn}
 	res, err := ReplayLive(ctx, cfg, rp)
 	if err != nil {
 		t.Fatal(err)

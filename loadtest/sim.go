@@ -592,8 +592,8 @@ func (s *sim) result() SimResult {
 	}
 	if n := len(s.response); n > 0 {
 		sum.Within15MinPct = F(100 * float64(within15) / float64(n))
-		sum.ResponseSP50 = F(percentile(s.response, 50))
-		sum.ResponseSP90 = F(percentile(s.response, 90))
+		sum.ResponseSP50 = F(Percentile(s.response, 50))
+		sum.ResponseSP90 = F(Percentile(s.response, 90))
 	}
 	if n := len(s.firstDist); n > 0 {
 		sum.Within5KmPct = F(100 * float64(within5) / float64(n))
@@ -619,8 +619,8 @@ func (s *sim) result() SimResult {
 	return SimResult{Summary: sum, FocusBed: s.focus, Samples: s.samples, Response: s.response}
 }
 
-// percentile is the p-th percentile by the nearest-rank method.
-func percentile(v []float64, p float64) float64 {
+// Percentile is the p-th percentile of v by the nearest-rank method (NaN for none).
+func Percentile(v []float64, p float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}

@@ -46,8 +46,15 @@ func (s Summary) Write(w io.Writer) error {
 	return enc.Encode(s)
 }
 
-// WriteText prints the summary for a person: one "key  value" line per key that applies.
-func (s Summary) WriteText(w io.Writer) error {
+// Field is one key of the summary that applies, with its value.
+type Field struct {
+	Key   string
+	Value any
+}
+
+// Fields lists the keys that apply (null ones left out), in the order of the JSON.
+func (s Summary) Fields() []Field {
+	var out []Field
 	v, t := reflect.ValueOf(s), reflect.TypeOf(s)
 	for i := 0; i < t.NumField(); i++ {
 		f := v.Field(i)
@@ -58,7 +65,15 @@ func (s Summary) WriteText(w io.Writer) error {
 			f = f.Elem()
 		}
 		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if _, err := fmt.Fprintf(w, "%-24s %v\n", key, f.Interface()); err != nil {
+		out = append(out, Field{key, f.Interface()})
+	}
+	return out
+}
+
+// WriteText prints the summary for a person: one "key  value" line per key that applies.
+func (s Summary) WriteText(w io.Writer) error {
+	for _, f := range s.Fields() {
+		if _, err := fmt.Fprintf(w, "%-24s %v\n", f.Key, f.Value); err != nil {
 			return err
 		}
 	}

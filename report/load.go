@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -132,17 +131,8 @@ func write(dir string, run Run, sum loadtest.Summary, extra []string, figs []fig
 		fmt.Fprintf(&md, "```\n%s\n```\n\n", run.Command)
 	}
 	md.WriteString("| key | value |\n|---|---|\n")
-	v, t := reflect.ValueOf(sum), reflect.TypeOf(sum)
-	for i := 0; i < t.NumField(); i++ {
-		f := v.Field(i)
-		if f.Kind() == reflect.Pointer {
-			if f.IsNil() {
-				continue // does not apply to this run
-			}
-			f = f.Elem()
-		}
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		fmt.Fprintf(&md, "| `%s` | %v |\n", key, f.Interface())
+	for _, f := range sum.Fields() {
+		fmt.Fprintf(&md, "| `%s` | %v |\n", f.Key, f.Value)
 	}
 	md.WriteString("\n")
 	for _, e := range extra {
@@ -236,12 +226,10 @@ func latencyOverTime(lat, at []float64) (*plot.Plot, error) {
 		if len(v) == 0 {
 			continue
 		}
-		slices.Sort(v)
-		rank := func(q float64) float64 { return v[max(0, min(len(v)-1, int(math.Ceil(q*float64(len(v))))-1))] }
 		x := float64(s) + 0.5
-		p50 = append(p50, plotter.XY{X: x, Y: rank(0.5)})
-		p99 = append(p99, plotter.XY{X: x, Y: rank(0.99)})
-		mx = append(mx, plotter.XY{X: x, Y: v[len(v)-1]})
+		p50 = append(p50, plotter.XY{X: x, Y: loadtest.Percentile(v, 50)})
+		p99 = append(p99, plotter.XY{X: x, Y: loadtest.Percentile(v, 99)})
+		mx = append(mx, plotter.XY{X: x, Y: slices.Max(v)})
 	}
 	p, err := lines("latency per second", "seconds since the first write", "ms", series{"p50", p50}, series{"p99", p99}, series{"max", mx})
 	if err != nil {

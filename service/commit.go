@@ -30,17 +30,15 @@ import (
 
 // record is one decision step's effect on the database and on Kafka.
 type record struct {
-	calls    []contract.Call // new calls to insert
-	srcs     []sql.Source
 	capacity []contract.CapacityReport
-	changes  sql.Changes
+	changes  sql.Changes // the step puts new calls in New and Sources; decideAsync adds the rest
 	out      *outRow
 	evs      []dispatch.Event
 	done     chan error
 }
 
 func (r *record) empty() bool {
-	return len(r.calls) == 0 && len(r.capacity) == 0 && r.changes.Empty()
+	return len(r.capacity) == 0 && r.changes.Empty()
 }
 
 // errRebuilt is returned to the decisions discarded after a failed transaction.
@@ -112,7 +110,6 @@ func (c *committer) write(ctx context.Context, batch []*record) {
 	s := c.s
 	err := s.store.InTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range batch {
-			r.changes.New, r.changes.Sources = r.calls, r.srcs
 			for _, rep := range r.capacity {
 				if err := tx.InsertCapacityReport(rep, contract.TopicCapacity); err != nil {
 					return err
@@ -180,7 +177,9 @@ func (s *Service) decideAsync(ctx context.Context, born map[string]time.Time, po
 		return nil, err
 	}
 	r.evs = evs
-	r.changes, r.out, err = s.changes(evs, born, positions)
+	ch, out, err := s.changes(evs, born, positions)
+	ch.New, ch.Sources = r.changes.New, r.changes.Sources
+	r.changes, r.out = ch, out
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err

@@ -22,8 +22,8 @@ type outRow struct {
 // publisher moves committed outbox rows to Kafka and deletes them once the broker has them.
 //
 // Rows reach it two ways. At start-up, recover reads what an earlier run left in the table.
-// While running, commit hands it each transaction's rows right after the commit, in commit
-// order (commits are serialised by the engine lock), so it publishes from memory without
+// While running, the committer hands it each transaction's rows right after the commit, in
+// commit order (one committer writes them in decision order), so it publishes from memory without
 // reading the table back. A failed write keeps the rows and retries; a crash leaves them in
 // the table for the next start. Published ids are deleted in the background, in batches.
 //

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -26,18 +25,17 @@ var ErrOutsideArea = errors.New("outside the service area")
 // no unit starting from its station could be sent to it. The stations sit in an index of
 // their own, so the check is a nearest-station search, not a walk over every station.
 func (s *Service) checkArea(c contract.Call) error {
-	p := city.Point{Lat: c.Lat, Lng: c.Lng}
 	s.stationsMu.Lock() // an Index caches as it searches: one searcher at a time
-	_, _, ok := s.stations.Nearest(p, s.cfg.MaxRadiusM, nil)
+	_, d, ok := s.stations.Nearest(city.Point{Lat: c.Lat, Lng: c.Lng}, dispatch.MaxSearchM, nil)
 	s.stationsMu.Unlock()
-	if ok {
+	switch {
+	case ok && d <= s.cfg.MaxRadiusM:
 		return nil
+	case ok:
+		return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, d/1000, s.cfg.MaxRadiusM/1000)
+	default:
+		return fmt.Errorf("%w: no station within %.0f km (limit %.0f km)", ErrOutsideArea, float64(dispatch.MaxSearchM)/1000, s.cfg.MaxRadiusM/1000)
 	}
-	best := math.Inf(1)
-	for _, st := range s.cfg.City.Stations {
-		best = min(best, city.DistanceM(p, st.Point))
-	}
-	return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, best/1000, s.cfg.MaxRadiusM/1000)
 }
 
 // startCalls is the streams.Starter for ems.calls: it decides, and returns the wait for the
@@ -87,8 +85,8 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 				}
 				if ev := s.engine.Receive(c, now); len(ev) > 0 {
 					evs = append(evs, ev...)
-					r.calls = append(r.calls, c)
-					r.srcs = append(r.srcs, srcs[i])
+					r.changes.New = append(r.changes.New, c)
+					r.changes.Sources = append(r.changes.Sources, srcs[i])
 				}
 			}
 			return evs, nil

@@ -158,10 +158,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.cfg.Hospitals.Travel = s.travel
-	s.stations = dispatch.NewIndex(dispatch.IndexResolution)
-	for i, st := range cfg.City.Stations {
-		s.stations.Update(int32(i), st.Point)
-	}
+	s.stations = dispatch.NewStationIndex(cfg.City.Stations)
 	if err := s.newCoverage(ctx); err != nil {
 		s.close()
 		return nil, fmt.Errorf("coverage: %w", err)

@@ -124,18 +124,10 @@ func (s *Store) SeedCity(ctx context.Context, c *city.City) error {
 				district = EXCLUDED.district, geom = EXCLUDED.geom`,
 				h.ID, h.Name, string(h.Kind), h.District, h.Accepting, beds, PointEWKB(h.Point))
 		}
-		stations := make(map[string]city.Point, len(c.Stations))
-		for _, st := range c.Stations {
-			stations[st.ID] = st.Point
-		}
 		n := len(c.Fleet)
 		ids, kinds, homes, geoms := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
 		for i, u := range c.Fleet {
-			p := stations[u.Station]
-			if u.Start != nil {
-				p = *u.Start
-			}
-			ids[i], kinds[i], homes[i], geoms[i] = u.ID, string(u.Kind), u.Station, PointEWKB(p)
+			ids[i], kinds[i], homes[i], geoms[i] = u.ID, string(u.Kind), u.Station, PointEWKB(c.StartPoint(u))
 		}
 		b.Queue(`INSERT INTO units (id, kind, station_id, status, geom)
 			SELECT u.id, u.k, u.s, 'available', ST_GeomFromEWKB(u.g) FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(id, k, s, g)

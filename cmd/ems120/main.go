@@ -279,13 +279,10 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *reportDir != "" {
-		run := report.Run{Title: fmt.Sprintf("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
-			c.Name, *scenario, *hours, *seed, hc.Policy, *dpolicy), Command: commandLine("simulate", args)}
-		if err := report.WriteSim(*reportDir, run, r); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "simulate: report in %s\n", filepath.Join(*reportDir, "report.md"))
+	run := report.Run{Title: fmt.Sprintf("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
+		c.Name, *scenario, *hours, *seed, hc.Policy, *dpolicy), Command: commandLine("simulate", args)}
+	if err := writeReport(*reportDir, stderr, "simulate", func(dir string) error { return report.WriteSim(dir, run, r) }); err != nil {
+		return err
 	}
 	if *jsonOut {
 		return r.Summary.Write(stdout)
@@ -400,13 +397,10 @@ func runLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	if *reportDir != "" {
-		run := report.Run{Title: fmt.Sprintf("ems120 loadtest -mode %s at %s for %s", *mode, rateText(*rate), *duration),
-			Command: commandLine("loadtest", args)}
-		if err := report.WriteLoad(*reportDir, run, res); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "loadtest: report in %s\n", filepath.Join(*reportDir, "report.md"))
+	run := report.Run{Title: fmt.Sprintf("ems120 loadtest -mode %s at %s for %s", *mode, loadtest.RateString(*rate), *duration),
+		Command: commandLine("loadtest", args)}
+	if err := writeReport(*reportDir, stderr, "loadtest", func(dir string) error { return report.WriteLoad(dir, run, res) }); err != nil {
+		return err
 	}
 	out := struct {
 		loadtest.Summary
@@ -447,11 +441,16 @@ func commandLine(cmd string, args []string) string {
 	return strings.TrimSpace("ems120 " + cmd + " " + strings.Join(q, " "))
 }
 
-func rateText(r float64) string {
-	if r <= 0 {
-		return "full speed"
+// writeReport has write put a report in dir, when dir is set, and says where it is.
+func writeReport(dir string, stderr io.Writer, cmd string, write func(dir string) error) error {
+	if dir == "" {
+		return nil
 	}
-	return fmt.Sprintf("%g/s", r)
+	if err := write(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: report in %s\n", cmd, filepath.Join(dir, "report.md"))
+	return nil
 }
 
 func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -515,12 +514,14 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if len(rp.Calls) == 0 {
 		return errors.New("replay: no usable rows")
 	}
-	cfg := loadtest.ReplayConfig{Into: *into, Speed: *speed, City: c, DSN: *dsn, Progress: stderr}
+	cfg := loadtest.ReplayConfig{Speed: *speed, City: c, DSN: *dsn, Progress: stderr}
 	if *kafkaAddrs != "" {
 		cfg.Brokers = strings.Split(*kafkaAddrs, ",")
 	}
-	title := fmt.Sprintf("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)", filepath.Base(*file), *into, *speed, len(rp.Calls), rp.RejectedTotal())
+	run := report.Run{Title: fmt.Sprintf("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)",
+		filepath.Base(*file), *into, *speed, len(rp.Calls), rp.RejectedTotal()), Command: commandLine("replay", args)}
 	var sum loadtest.Summary
+	var write func(dir string) error
 	if *into == loadtest.IntoSimulate {
 		hc := hosp()
 		cfg.Sim = loadtest.SimConfig{Seed: *seed, HospitalPolicy: hc.Policy, Hospitals: hc, Progress: stderr}
@@ -528,23 +529,16 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return err
 		}
-		if *reportDir != "" {
-			if err := report.WriteSim(*reportDir, report.Run{Title: title, Command: commandLine("replay", args)}, r); err != nil {
-				return err
-			}
-		}
-		sum = r.Summary
+		sum, write = r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) }
 	} else {
 		r, err := loadtest.ReplayLive(ctx, cfg, rp)
 		if err != nil {
 			return err
 		}
-		if *reportDir != "" {
-			if err := report.WriteLoad(*reportDir, report.Run{Title: title, Command: commandLine("replay", args)}, r); err != nil {
-				return err
-			}
-		}
-		sum = r.Summary
+		sum, write = r.Summary, func(dir string) error { return report.WriteLoad(dir, run, r) }
+	}
+	if err := writeReport(*reportDir, stderr, "replay", write); err != nil {
+		return err
 	}
 	if *jsonOut {
 		return sum.Write(stdout)
