@@ -466,7 +466,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	only := fs.String("only", def.OnlyPrefix, "use only rows whose call type starts with this (empty: all)")
 	relocate := fs.Bool("relocate", false, "move the calls onto the city (median call onto the median station), keeping distances")
 	srcRadius := fs.Float64("source-radius-km", def.SourceRadiusKm, "with -relocate: reject rows farther than this from the file's median call")
-	limit := fs.Int("limit", 0, "use at most this many rows (0: all)")
+	limit := fs.Int("limit", 0, "use at most this many of the rows -only selects (0: all)")
 	speed := fs.Float64("speed", 60, "the file's clock against ours: 60 replays an hour of calls in a minute")
 	into := fs.String("into", loadtest.IntoLive, "live (onto ems.calls, end to end over Kafka and PostgreSQL) or simulate (virtual time)")
 	kafkaAddrs := fs.String("kafka", getenv("EMS_KAFKA"), "live: Kafka brokers (empty: the embedded broker)")
