@@ -19,11 +19,8 @@ func BenchmarkRecordDecisions(b *testing.B) {
 	for _, batch := range []int{1, 100, 250} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			ctx := context.Background()
-			st := openStore(b)
+			st := seededStore(b)
 			c := city.Wuhan()
-			if err := st.SeedCity(ctx, c); err != nil {
-				b.Fatal(err)
-			}
 			at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 			n := 0
 			b.ResetTimer()

@@ -13,6 +13,16 @@ import (
 	"github.com/ems120/ems120/sql"
 )
 
+// seededStore is openStore with the built-in Wuhan seeded.
+func seededStore(t testing.TB) *sql.Store {
+	t.Helper()
+	st := openStore(t)
+	if err := st.SeedCity(context.Background(), city.Wuhan()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func openStore(t testing.TB) *sql.Store {
 	t.Helper()
 	ctx := context.Background()
@@ -71,10 +81,7 @@ func TestSeedAndLoad(t *testing.T) {
 
 func TestCallsAndChanges(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
-	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
-		t.Fatal(err)
-	}
+	st := seededStore(t)
 	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	calls := []contract.Call{
 		{CallID: "C1", ReceivedAt: at, Lat: 30.59, Lng: 114.30, Priority: 1, Category: contract.CategoryCardiac, Address: "江汉区"},
@@ -162,10 +169,7 @@ func TestCallsAndChanges(t *testing.T) {
 // take a unit another call releases in the same batch.
 func TestNewCallsInsertedInFinalState(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
-	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
-		t.Fatal(err)
-	}
+	st := seededStore(t)
 	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	call := func(id string) contract.Call {
 		return contract.Call{CallID: id, ReceivedAt: at, Lat: 30.59, Lng: 114.30, Priority: 2, Category: contract.CategoryTrauma}
@@ -217,10 +221,7 @@ func TestNewCallsInsertedInFinalState(t *testing.T) {
 
 func TestCapacityAndBookings(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
-	if err := st.SeedCity(ctx, city.Wuhan()); err != nil {
-		t.Fatal(err)
-	}
+	st := seededStore(t)
 	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	rep := contract.CapacityReport{HospitalID: "H-xiehe", ReportedAt: at, Accepting: false,
 		Beds: map[string]contract.Beds{contract.BedEmergency: {Total: 100, Occupied: 77}}}
