@@ -130,10 +130,11 @@ type Engine struct {
 	index      *Index // units that may be dispatched: available, serving nothing, not flagged
 	preemptive *Index // units on their way to a priority 3–4 call (only with Config.Preempt)
 	incidents  map[string]*Incident
-	queue      []*Incident // sorted: priority, then received_at, then call id
-	finished   finishedSet // recently closed or cancelled calls: a late duplicate is ignored
-	dirty      map[string]dirtyBits
-	flagged    int // units with FlaggedAt set
+	queue      []*Incident         // sorted: priority, then received_at, then call id
+	finished   finishedSet         // recently closed or cancelled calls: a late duplicate is ignored
+	changed    map[string]struct{} // units whose state changed since the last DrainDirty
+	moved      map[string]struct{} // units that only moved since the last DrainDirty(true)
+	flagged    int                 // units with FlaggedAt set
 }
 
 // New returns an engine with no units and no incidents.
@@ -163,7 +164,8 @@ func New(cfg Config) *Engine {
 		preemptive: NewAdaptiveIndex(IndexResolution),
 		incidents:  make(map[string]*Incident),
 		finished:   newFinishedSet(100_000),
-		dirty:      make(map[string]dirtyBits),
+		changed:    make(map[string]struct{}),
+		moved:      make(map[string]struct{}),
 	}
 	// Equally near units: the smaller id goes first, so decisions do not depend on the order
 	// units were loaded in.
@@ -194,6 +196,14 @@ func (e *Engine) AddUnit(u Unit) error {
 	e.touch(&nu, dirtyState)
 	e.reindex(&nu)
 	return nil
+}
+
+// Settle brings the fleet indexes to the resolution the loaded fleet needs and waits for
+// their cells to be ready (Index.Settle), so that the first decisions after start-up do not
+// pay for it.
+func (e *Engine) Settle() {
+	e.index.Settle()
+	e.preemptive.Settle()
 }
 
 // Restore puts a live incident back under the engine's control (used at start-up). A
@@ -266,7 +276,14 @@ const (
 	dirtyState                       // anything else: status, incident, flag, kind, station
 )
 
-func (e *Engine) touch(u *Unit, b dirtyBits) { e.dirty[u.ID] |= b }
+func (e *Engine) touch(u *Unit, b dirtyBits) {
+	if b&dirtyState != 0 {
+		e.changed[u.ID] = struct{}{}
+	}
+	if b&dirtyPos != 0 {
+		e.moved[u.ID] = struct{}{}
+	}
+}
 
 // reindex keeps the indexes equal to their definitions: index holds the units that may be
 // dispatched; preemptive holds those on their way to a priority 3–4 call.
@@ -290,16 +307,39 @@ func (e *Engine) reindex(u *Unit) {
 // With positions false it returns only units whose state changed (status, incident, flag,
 // kind, station) and keeps those that only moved for a later call: a caller can record state
 // with each decision and positions, which a unit's next ping supersedes, in bulk.
+//
+// The two sets are kept apart so that a decision, which drains only the units it changed,
+// does not walk every unit that moved since the last flush of positions; and a set is
+// replaced, not emptied, after a large drain (loading the fleet marks every unit), because
+// walking a Go map costs as much as the most it ever held.
 func (e *Engine) DrainDirty(positions bool) []Unit {
-	out := make([]Unit, 0, len(e.dirty))
-	for id, b := range e.dirty {
-		if positions || b&dirtyState != 0 {
+	n := len(e.changed)
+	if positions {
+		n += len(e.moved)
+	}
+	out := make([]Unit, 0, n)
+	for id := range e.changed {
+		out = append(out, *e.units[id])
+		delete(e.moved, id) // its row carries its position too
+	}
+	e.changed = drained(e.changed)
+	if positions {
+		for id := range e.moved {
 			out = append(out, *e.units[id])
-			delete(e.dirty, id)
 		}
+		e.moved = drained(e.moved)
 	}
 	slices.SortFunc(out, func(a, b Unit) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// drained returns an empty set in place of m: m itself, cleared, unless it grew large.
+func drained(m map[string]struct{}) map[string]struct{} {
+	if len(m) > 1024 {
+		return make(map[string]struct{})
+	}
+	clear(m)
+	return m
 }
 
 // Unit returns a copy of the unit with the given id.

@@ -56,6 +56,12 @@ type Index struct {
 	// point-in-hexagon test instead of a call into the H3 C library.
 	grid  map[[2]int32]*cellGeo
 	gridQ float64
+	// A change of resolution is built in the background from a copy of the positions and
+	// adopted by the next call into the index, which first replays on it the units changed
+	// meanwhile: a search or an update never waits for a rebuild (a quarter of a second
+	// for 100,000 units, and the cells' outlines and neighbours computed afresh).
+	next    chan *Index // the rebuild in progress; nil when none
+	touched []int32     // units updated or removed since the rebuild's copy was taken
 }
 
 type slot struct {
@@ -281,23 +287,99 @@ func (x *Index) observe(read, visited int) {
 	}
 }
 
-// rebuild moves every unit to cells of another resolution; O(units), rare.
+// crowded reports whether the units, on average, crowd the occupied cells past what a
+// search should read: more than crowdedCell an occupied cell.
+func (x *Index) crowded() bool {
+	return x.adaptive && x.n > crowdedCell*x.occupied && x.res < maxAdaptiveRes
+}
+
+// rebuild starts moving every unit to cells of another resolution, in the background (see
+// Index.next); a no-op while another rebuild is in progress. O(units), rare.
 func (x *Index) rebuild(res int) {
-	x.setRes(res)
-	x.occupied = 0
-	for h := range x.where {
-		s := &x.where[h]
-		if s.g == nil {
-			continue
-		}
-		g := x.locate(s.loc.p)
-		if len(g.units) == 0 {
-			x.occupied++
-		}
-		s.g, s.pos = g, int32(len(g.units))
-		g.units = append(g.units, int32(h))
+	if x.next != nil {
+		return
 	}
-	x.read, x.visits, x.lastRebuild = 0, 0, x.searches
+	type unit struct {
+		h int32
+		p city.Point
+	}
+	units := make([]unit, 0, x.n)
+	for h := range x.where {
+		if x.where[h].g != nil {
+			units = append(units, unit{int32(h), x.where[h].loc.p})
+		}
+	}
+	next := make(chan *Index, 1)
+	x.next, x.touched = next, x.touched[:0]
+	go func() {
+		nx := NewIndex(res)
+		for _, u := range units {
+			nx.Update(u.h, u.p)
+		}
+		nx.warm()
+		next <- nx
+	}()
+}
+
+// warm computes the outline and the neighbours of every occupied cell, which searches
+// around it will ask for.
+func (x *Index) warm() {
+	cells := make([]*cellGeo, 0, x.occupied)
+	for _, g := range x.geo {
+		if len(g.units) > 0 {
+			cells = append(cells, g)
+		}
+	}
+	for _, g := range cells {
+		g.outline()
+		x.neighbours(g)
+	}
+}
+
+// adopt takes over a finished rebuild (waiting for it when wait is set), after replaying
+// the changes made since its copy was taken.
+func (x *Index) adopt(wait bool) {
+	if x.next == nil { // the usual case: this stays small enough to inline
+		return
+	}
+	x.adoptNext(wait)
+}
+
+func (x *Index) adoptNext(wait bool) {
+	var nx *Index
+	if wait {
+		nx = <-x.next
+	} else {
+		select {
+		case nx = <-x.next:
+		default:
+			return
+		}
+	}
+	for _, h := range x.touched {
+		if x.Contains(h) {
+			nx.Update(h, x.where[h].loc.p)
+		} else {
+			nx.Remove(h)
+		}
+	}
+	nx.less, nx.adaptive, nx.baseRes = x.less, x.adaptive, x.baseRes
+	nx.searches, nx.lastRebuild = x.searches, x.searches
+	nx.touched = x.touched[:0]
+	*x = *nx
+}
+
+// Settle waits for a change of resolution in progress and adopts it, and refines the cells
+// until the units no longer crowd them: a fleet loaded in bulk starts at the resolution it
+// needs, with its cells' outlines and neighbours already computed.
+func (x *Index) Settle() {
+	for {
+		x.adopt(true)
+		if !x.crowded() {
+			return
+		}
+		x.rebuild(x.res + 1)
+	}
 }
 
 // Len is the number of units in the index.
@@ -305,6 +387,10 @@ func (x *Index) Len() int { return x.n }
 
 // Update puts unit h at p, adding it if absent.
 func (x *Index) Update(h int32, p city.Point) {
+	x.adopt(false)
+	if x.next != nil {
+		x.touched = append(x.touched, h)
+	}
 	for int(h) >= len(x.where) {
 		x.where = append(x.where, slot{})
 	}
@@ -335,7 +421,7 @@ func (x *Index) move(h int32, g *cellGeo) {
 		x.n++
 		// A fleet loaded in bulk gets fine enough cells before the first search: more than
 		// crowdedCell units an occupied cell on average is past what searches should read.
-		if x.adaptive && x.n%4096 == 0 && x.n > crowdedCell*x.occupied && x.res < maxAdaptiveRes {
+		if x.n%4096 == 0 && x.crowded() {
 			defer x.rebuild(x.res + 1)
 		}
 	}
@@ -348,8 +434,12 @@ func (x *Index) move(h int32, g *cellGeo) {
 
 // Remove takes unit h out of the index; it is a no-op when h is absent.
 func (x *Index) Remove(h int32) {
+	x.adopt(false)
 	if int(h) >= len(x.where) || x.where[h].g == nil {
 		return
+	}
+	if x.next != nil {
+		x.touched = append(x.touched, h)
 	}
 	x.unlink(h)
 	x.where[h].g = nil
@@ -402,6 +492,7 @@ func (x *Index) before(a, b int32) bool {
 // MaxSearchM) that accept admits (nil admits every unit), with its distance. Ties go to the
 // smaller handle, or as the index's tie-break says.
 func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (best int32, bestM float64, ok bool) {
+	x.adopt(false)
 	best = -1
 	if x.n == 0 {
 		return best, math.Inf(1), false
@@ -465,6 +556,7 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 // Within calls fn for every unit within radiusM metres (great-circle) of p, with its
 // distance. The order is unspecified.
 func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM float64)) {
+	x.adopt(false)
 	if x.n == 0 {
 		return
 	}

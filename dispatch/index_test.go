@@ -3,6 +3,8 @@ package dispatch
 import (
 	"math"
 	"testing"
+
+	"github.com/ems120/ems120/city"
 )
 
 // The adaptive index refines when a dense fleet is loaded, coarsens as the fleet thins out,
@@ -15,6 +17,7 @@ func TestAdaptiveIndexFollowsDensity(t *testing.T) {
 			x.Update(int32(i), p)
 		}
 	}
+	x.Settle()
 	if x.Resolution() <= IndexResolution {
 		t.Fatalf("80,000 units over Wuhan left the index at resolution %d; want finer than %d", x.Resolution(), IndexResolution)
 	}
@@ -41,8 +44,73 @@ func TestAdaptiveIndexFollowsDensity(t *testing.T) {
 	for k := 0; k < 20*adaptEvery; k++ {
 		x.Nearest(f.queries[k%len(f.queries)], math.Inf(1), nil)
 	}
+	x.Settle()
 	if x.Resolution() >= loaded {
 		t.Fatalf("after thinning to %d units the index stayed at resolution %d", x.Len(), x.Resolution())
 	}
 	check("thinned")
+}
+
+// A change of resolution is built in the background from a copy of the positions; units
+// moved, added and removed meanwhile must all be where they are now once it is adopted.
+func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
+	f := fixture(20_000)
+	pts := append([]city.Point(nil), f.pts...)
+	in := make([]bool, len(pts))
+	x := NewAdaptiveIndex(IndexResolution)
+	for i := range pts {
+		if i%2 == 0 {
+			x.Update(int32(i), pts[i])
+			in[i] = true
+		}
+	}
+	x.Settle()
+	from := x.Resolution()
+	x.rebuild(from + 1)
+	if x.next == nil {
+		t.Fatal("rebuild did not start")
+	}
+	// While it builds: move a quarter of the units, add the odd ones below 4,000, remove
+	// every tenth even one.
+	for i := range pts {
+		switch {
+		case in[i] && i%4 == 0:
+			pts[i] = pts[(i+7919)%len(pts)]
+			x.Update(int32(i), pts[i])
+		case !in[i] && i < 4000:
+			x.Update(int32(i), pts[i])
+			in[i] = true
+		case in[i] && i%10 == 2:
+			x.Remove(int32(i))
+			in[i] = false
+		}
+	}
+	x.adopt(true)
+	if x.Resolution() != from+1 {
+		t.Fatalf("resolution %d after the rebuild; want %d", x.Resolution(), from+1)
+	}
+	want := 0
+	for i := range pts {
+		if in[i] {
+			want++
+		}
+		if x.Contains(int32(i)) != in[i] {
+			t.Fatalf("unit %d: in the index %v, want %v", i, x.Contains(int32(i)), in[i])
+		}
+	}
+	if x.Len() != want {
+		t.Fatalf("Len %d, want %d", x.Len(), want)
+	}
+	for qi, q := range f.queries[:300] {
+		wantH, wantD := -1, math.Inf(1)
+		for i := range pts {
+			if d := city.DistanceM(q, pts[i]); in[i] && d < wantD {
+				wantH, wantD = i, d
+			}
+		}
+		got, gotD, ok := x.Nearest(q, math.Inf(1), nil)
+		if !ok || int(got) != wantH && math.Abs(gotD-wantD) > 1e-3 {
+			t.Fatalf("query %d: index %d at %.1f m, scan %d at %.1f m", qi, got, gotD, wantH, wantD)
+		}
+	}
 }

@@ -261,6 +261,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 			}
 		}
 	}
+	e.Settle()
 	s.engine, s.hospitals = e, reg
 	s.cov.reset(e.Units(), s.cfg.Now())
 	s.publishStats()
