@@ -1,6 +1,7 @@
 package coverage
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -87,6 +88,11 @@ func (t *Tracker) Reach(i int) int { return int(t.reach[i]) }
 
 // Units is the number of units tracked.
 func (t *Tracker) Units() int { return len(t.units) }
+
+// UnitIDs returns the ids of the units tracked, in order.
+func (t *Tracker) UnitIDs() []string {
+	return slices.Sorted(maps.Keys(t.units))
+}
 
 // Summary returns the demand-weighted coverage and double coverage, in percent.
 func (t *Tracker) Summary() (coveragePct, doublePct float64) {

@@ -116,20 +116,24 @@ func (c *covState) summary() (float64, float64, int) {
 	return one, two, c.tracker.Units()
 }
 
-// runCoverage keeps the map current, snapshots it to PostgreSQL every CoverageSnapshotEvery
-// and, when coverage is below the target, publishes move-up advice on ems.coverage (when it
-// changes).
+// runCoverage keeps the map current, snapshots it to PostgreSQL when it starts and every
+// CoverageSnapshotEvery and, when coverage is below the target, publishes move-up advice on
+// ems.coverage (when it changes).
 func (s *Service) runCoverage(ctx context.Context) error {
 	w := streams.NewWriter(s.cfg.Brokers, contract.TopicCoverage)
 	defer w.Close()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastSnap, lastAdvice time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+	for first := true; ; first = false {
+		// The first round runs at once: the service records the map it starts with before
+		// its first busy minute, not a second into it.
+		if !first {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
 		}
 		now := s.cfg.Now()
 		s.cov.flush(now)
@@ -186,15 +190,11 @@ func (s *Service) snapshotCoverage(ctx context.Context, now time.Time) error {
 
 // moveUps computes the advice now: when coverage is below the target, up to three moves of
 // idle units (available, not flagged, serving nothing) to stations.
+//
+// The idle units are the ones the coverage map holds (as of its last flush, which callers
+// make first), so the advice never takes the engine lock: with a large fleet, copying every
+// unit under it held up decisions.
 func (s *Service) moveUps(now time.Time) contract.MoveUpAdvice {
-	s.mu.Lock()
-	var idle []string
-	for _, u := range s.engine.Units() {
-		if dispatchable(u) {
-			idle = append(idle, u.ID)
-		}
-	}
-	s.mu.Unlock()
 	s.cov.mu.Lock()
 	defer s.cov.mu.Unlock()
 	one, two := s.cov.tracker.Summary()
@@ -203,6 +203,7 @@ func (s *Service) moveUps(now time.Time) contract.MoveUpAdvice {
 	if one >= s.cfg.CoverageTargetPct {
 		return adv
 	}
+	idle := s.cov.tracker.UnitIDs()
 	for _, m := range s.cov.tracker.MoveUps(idle, s.cfg.City.Stations, 3, s.cfg.CoverageTargetPct) {
 		adv.Moves = append(adv.Moves, contract.MoveUp{UnitID: m.UnitID, ToStation: m.ToStation, GainPct: round2(m.GainPct),
 			DoubleGainPct: round2(m.GainDoubled)})
