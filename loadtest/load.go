@@ -202,22 +202,22 @@ func progressTo(w io.Writer, prefix string) func(format string, args ...any) {
 // measureRaw runs rawKafka with as many copies of sample as the load will send (rate ×
 // duration), at least least and at most most (most at full speed); it returns how many it
 // moved and the rate.
-func measureRaw(ctx context.Context, cfg LoadConfig, lv *live, sample []byte, least, most int, progress func(string, ...any)) (int, float64, error) {
+func measureRaw(ctx context.Context, cfg LoadConfig, lv *live, like string, sample []byte, least, most int, progress func(string, ...any)) (int, float64, error) {
 	n := most
 	if cfg.Rate > 0 {
 		n = min(most, max(least, int(cfg.Rate*cfg.Duration.Seconds())))
 	}
 	progress("raw Kafka: %d messages", n)
-	raw, err := rawKafka(ctx, lv.brokers, n, sample)
+	raw, err := rawKafka(ctx, lv.brokers, streams.Partitions(like), n, sample)
 	return n, raw, err
 }
 
 // rawKafka moves n copies of value through the broker with the project's writer and
-// consumer, nothing else, and returns messages per second from the first write to the last
-// read.
-func rawKafka(ctx context.Context, brokers []string, n int, value []byte) (float64, error) {
+// consumer, nothing else, on a new topic of the given partitions (those of the topic the
+// load goes to), and returns messages per second from the first write to the last read.
+func rawKafka(ctx context.Context, brokers []string, partitions, n int, value []byte) (float64, error) {
 	topic := fmt.Sprintf("ems.loadtest.raw.%d", time.Now().UnixNano())
-	if err := streams.EnsureTopics(ctx, brokers, []streams.TopicSpec{{Name: topic, Partitions: 6}}); err != nil {
+	if err := streams.EnsureTopics(ctx, brokers, []streams.TopicSpec{{Name: topic, Partitions: partitions}}); err != nil {
 		return 0, err
 	}
 	w := streams.NewWriter(brokers, topic)
@@ -302,7 +302,7 @@ func pace(ctx context.Context, p pacer, send func(n int) error) error {
 func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, progress func(string, ...any)) (LoadResult, error) {
 	gen := NewGenerator(c, DefaultMix, cfg.Seed, "LT")
 	sample, _ := json.Marshal(gen.Call(time.Now()))
-	rawN, raw, err := measureRaw(ctx, cfg, lv, sample, 20_000, 100_000, progress)
+	rawN, raw, err := measureRaw(ctx, cfg, lv, contract.TopicCalls, sample, 20_000, 100_000, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}
@@ -513,7 +513,7 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 	}
 	sample, _ := json.Marshal(contract.UnitPing{UnitID: units[0].id, At: time.Now().UTC(), Lat: units[0].p.Lat, Lng: units[0].p.Lng,
 		Status: contract.StatusAvailable})
-	rawN, raw, err := measureRaw(ctx, cfg, lv, sample, 50_000, 500_000, progress)
+	rawN, raw, err := measureRaw(ctx, cfg, lv, contract.TopicUnits, sample, 50_000, 500_000, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}

@@ -24,15 +24,34 @@ type TopicSpec struct {
 	Partitions int
 }
 
-// Topics are the topics ems120 reads and writes.
+// Topics are the topics ems120 reads and writes, with the partitions it creates them with.
+//
+// Calls, assignments and events have one partition. One engine decides for the whole city,
+// under one lock, so more partitions cannot spread the work: they only split each fetch and
+// each write into one request per partition, and let calls of different partitions overtake
+// one another. One partition keeps the city's calls in the order they were received, and at
+// 5,000 calls a second it halved the service's latency and cut its CPU by a tenth
+// (BENCHMARKS.md). Pings keep six: they are the high-volume stream, and a unit's pings need
+// only be in order among themselves. Topics that exist already are left as they are.
 var Topics = []TopicSpec{
-	{contract.TopicCalls, 6},
+	{contract.TopicCalls, 1},
 	{contract.TopicUnits, 6},
 	{contract.TopicCapacity, 3},
-	{contract.TopicAssignments, 6},
-	{contract.TopicEvents, 6},
+	{contract.TopicAssignments, 1},
+	{contract.TopicEvents, 1},
 	{contract.TopicDeadLetter, 1},
 	{contract.TopicCoverage, 1},
+}
+
+// Partitions is the number of partitions ems120 creates topic with (Topics); 1 for a topic
+// not in the list.
+func Partitions(topic string) int {
+	for _, t := range Topics {
+		if t.Name == topic {
+			return t.Partitions
+		}
+	}
+	return 1
 }
 
 // EnsureTopics creates the topics that do not exist yet, with the broker's default

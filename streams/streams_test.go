@@ -94,8 +94,8 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(parts) != 6 {
-		t.Fatalf("%s has %d partitions, want 6", contract.TopicCalls, len(parts))
+	if want := Partitions(contract.TopicCalls); len(parts) != want {
+		t.Fatalf("%s has %d partitions, want %d", contract.TopicCalls, len(parts), want)
 	}
 }
 
