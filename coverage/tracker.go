@@ -89,9 +89,10 @@ func (t *Tracker) Reach(i int) int { return int(t.reach[i]) }
 // Units is the number of units tracked.
 func (t *Tracker) Units() int { return len(t.units) }
 
-// UnitIDs returns the ids of the units tracked, in order.
+// UnitIDs returns the ids of the units tracked, in no particular order (MoveUps orders its
+// idle list itself).
 func (t *Tracker) UnitIDs() []string {
-	return slices.Sorted(maps.Keys(t.units))
+	return slices.Collect(maps.Keys(t.units))
 }
 
 // Summary returns the demand-weighted coverage and double coverage, in percent.

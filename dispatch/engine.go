@@ -193,7 +193,7 @@ func (e *Engine) AddUnit(u Unit) error {
 	if !nu.FlaggedAt.IsZero() {
 		e.flagged++
 	}
-	e.touch(&nu, dirtyState)
+	e.markChanged(&nu)
 	e.reindex(&nu)
 	return nil
 }
@@ -268,22 +268,10 @@ func queueOrder(a, b *Incident) int {
 	)
 }
 
-// dirtyBits say what changed about a unit since the last DrainDirty.
-type dirtyBits uint8
-
-const (
-	dirtyPos   dirtyBits = 1 << iota // its position (and ping time)
-	dirtyState                       // anything else: status, incident, flag, kind, station
-)
-
-func (e *Engine) touch(u *Unit, b dirtyBits) {
-	if b&dirtyState != 0 {
-		e.changed[u.ID] = struct{}{}
-	}
-	if b&dirtyPos != 0 {
-		e.moved[u.ID] = struct{}{}
-	}
-}
+// markChanged notes that a unit's state (status, incident, flag, kind, station) changed, and
+// markMoved that its position (and ping time) did, for DrainDirty.
+func (e *Engine) markChanged(u *Unit) { e.changed[u.ID] = struct{}{} }
+func (e *Engine) markMoved(u *Unit)   { e.moved[u.ID] = struct{}{} }
 
 // reindex keeps the indexes equal to their definitions: index holds the units that may be
 // dispatched; preemptive holds those on their way to a priority 3–4 call.

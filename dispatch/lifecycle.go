@@ -128,7 +128,7 @@ func (e *Engine) setStatus(u *Unit, s contract.UnitStatus, at time.Time) {
 	if u.Status != s {
 		u.Status = s
 		u.StatusAt = at
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 	}
 	e.reindex(u)
 }
@@ -137,7 +137,7 @@ func (e *Engine) setStatus(u *Unit, s contract.UnitStatus, at time.Time) {
 func (e *Engine) setCall(u *Unit, callID string) {
 	if u.CallID != callID {
 		u.CallID = callID
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 	}
 }
 
@@ -200,19 +200,19 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	}
 	u.Pos = city.Point{Lat: p.Lat, Lng: p.Lng}
 	u.PingAt = p.At
-	e.touch(u, dirtyPos)
+	e.markMoved(u)
 	if p.StationID != "" && p.StationID != u.StationID {
 		u.StationID = p.StationID
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 	}
 	if p.Kind != "" && p.Kind != u.Kind {
 		u.Kind = p.Kind
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 	}
 	if !u.FlaggedAt.IsZero() && p.At.After(u.FlaggedAt) {
 		u.FlaggedAt = time.Time{} // it speaks again
 		e.flagged--
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 	}
 	if p.At.Before(u.StatusAt) {
 		e.reindex(u)
@@ -392,7 +392,7 @@ func (e *Engine) Tick(now time.Time) []Event {
 			e.flagged++
 		}
 		u.FlaggedAt = now
-		e.touch(u, dirtyState)
+		e.markChanged(u)
 		evs = append(evs, e.detach(inc, u, EventAckTimeout,
 			fmt.Sprintf("no acknowledgement within %s", e.cfg.AckTimeout), ReasonNoAck, now)...)
 	}

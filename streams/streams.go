@@ -30,7 +30,7 @@ type TopicSpec struct {
 // under one lock, so more partitions cannot spread the work: they only split each fetch and
 // each write into one request per partition, and let calls of different partitions overtake
 // one another. One partition keeps the city's calls in the order they were received, and at
-// 5,000 calls a second it halved the service's latency and cut its CPU by a tenth
+// 5,000 calls a second it halved the p99 and cut the process's CPU by about a sixth
 // (BENCHMARKS.md). Pings keep six: they are the high-volume stream, and a unit's pings need
 // only be in order among themselves. Topics that exist already are left as they are.
 var Topics = []TopicSpec{
