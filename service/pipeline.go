@@ -22,20 +22,16 @@ import (
 var ErrOutsideArea = errors.New("outside the service area")
 
 // checkArea refuses a call whose nearest station is further than the widest search radius:
-// no unit starting from its station could be sent to it. The stations sit in an index of
-// their own, so the check is a nearest-station search, not a walk over every station.
+// no unit starting from its station could be sent to it.
 func (s *Service) checkArea(c contract.Call) error {
-	s.stationsMu.Lock() // an Index caches as it searches: one searcher at a time
-	_, d, ok := s.stations.Nearest(city.Point{Lat: c.Lat, Lng: c.Lng}, dispatch.MaxSearchM, nil)
-	s.stationsMu.Unlock()
-	switch {
-	case ok && d <= s.cfg.MaxRadiusM:
+	p := city.Point{Lat: c.Lat, Lng: c.Lng}
+	if s.area.Within(p) {
 		return nil
-	case ok:
-		return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, d/1000, s.cfg.MaxRadiusM/1000)
-	default:
-		return fmt.Errorf("%w: no station within %.0f km (limit %.0f km)", ErrOutsideArea, float64(dispatch.MaxSearchM)/1000, s.cfg.MaxRadiusM/1000)
 	}
+	if d, ok := s.area.NearestM(p); ok {
+		return fmt.Errorf("%w: the nearest station is %.0f km away (limit %.0f km)", ErrOutsideArea, d/1000, s.cfg.MaxRadiusM/1000)
+	}
+	return fmt.Errorf("%w: the city has no stations", ErrOutsideArea)
 }
 
 // startCalls is the streams.Starter for ems.calls: it decides, and returns the wait for the

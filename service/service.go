@@ -75,14 +75,13 @@ type Service struct {
 	units      *streams.Consumer
 	capacity   *streams.Consumer
 
-	mu         sync.Mutex // guards engine, hospitals and everything they decide until it is durable
-	engine     *dispatch.Engine
-	hospitals  *hospitals.Registry
-	cov        *covState // its own lock; fed from the decisions, never blocks them
-	commits    *committer
-	stations   *dispatch.Index // the city's stations, for the service-area check
-	stationsMu sync.Mutex
-	stats      atomic.Pointer[dispatch.Stats]
+	mu        sync.Mutex // guards engine, hospitals and everything they decide until it is durable
+	engine    *dispatch.Engine
+	hospitals *hospitals.Registry
+	cov       *covState // its own lock; fed from the decisions, never blocks them
+	commits   *committer
+	area      *dispatch.Reach // the city's stations and the widest search radius: the service area
+	stats     atomic.Pointer[dispatch.Stats]
 
 	ready    atomic.Bool
 	httpAddr atomic.Pointer[string]
@@ -158,7 +157,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
 		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
 	s.cfg.Hospitals.Travel = s.travel
-	s.stations = dispatch.NewStationIndex(cfg.City.Stations)
+	stations := make([]city.Point, len(cfg.City.Stations))
+	for i, st := range cfg.City.Stations {
+		stations[i] = st.Point
+	}
+	s.area = dispatch.NewReach(stations, s.cfg.MaxRadiusM)
 	if err := s.newCoverage(ctx); err != nil {
 		s.close()
 		return nil, fmt.Errorf("coverage: %w", err)

