@@ -130,6 +130,7 @@ type Hospital struct {
 	Reported   map[string]contract.Beds // beds as last reported (initially the city's estimate)
 	Reserved   map[string]int           // patients on the way, by bed kind
 	Admitted   map[string][]time.Time   // patients handed over since the last report, by bed kind
+	sphere     city.Sphere              // its point on the unit sphere, to rank by distance
 }
 
 // Effective is what the registry believes of one bed kind now: the report, plus the patients
@@ -163,6 +164,7 @@ type Registry struct {
 	byID      map[string]*Hospital
 	booked    map[string]booking // call id → its reserved bed
 	byNeed    map[string][]*Hospital
+	heap      outward // choose's, kept between calls
 }
 
 type booking struct {
@@ -180,7 +182,8 @@ func NewRegistry(c *city.City, cfg Config) *Registry {
 	cfg.defaults()
 	r := &Registry{cfg: cfg, byID: map[string]*Hospital{}, booked: map[string]booking{}, byNeed: map[string][]*Hospital{}}
 	for _, h := range c.Hospitals {
-		nh := &Hospital{Hospital: h, Reported: maps.Clone(h.Beds), Reserved: map[string]int{}, Admitted: map[string][]time.Time{}}
+		nh := &Hospital{Hospital: h, Reported: maps.Clone(h.Beds), Reserved: map[string]int{}, Admitted: map[string][]time.Time{},
+			sphere: h.Point.OnSphere()}
 		if nh.Reported == nil {
 			nh.Reported = map[string]contract.Beds{}
 		}
@@ -318,12 +321,13 @@ func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
 
 type option struct {
 	h   *Hospital
+	key float64 // ranks by transport time: the time itself, or for a Linear model the haversine of the distance
 	t   time.Duration
 	i   int       // position in the suitable list, which is in id order: the tie-break
 	eff Effective // filled as far as the walk looks
 }
 
-func (a *option) before(b *option) bool { return a.t < b.t || a.t == b.t && a.i < b.i }
+func (a *option) before(b *option) bool { return a.key < b.key || a.key == b.key && a.i < b.i }
 
 // outward yields options in order of transport time (ties by hospital id) without sorting
 // them all: a binary heap, built in linear time, popped only as far as the walk goes — a few
@@ -376,13 +380,26 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
 	// The transport drives as the call's priority does: lights and sirens for 1–2.
 	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
-	heap := make(outward, len(cands))
-	for i, h := range cands {
-		heap[i] = option{h: h, t: travel(scene, h.Point), i: i}
+	// With a Linear model transport time grows with distance: the hospitals are ranked by
+	// distance on the unit sphere, with no trigonometry, and only those the walk reaches get
+	// their transport time (the same value as before, from travel). Another model times
+	// every one.
+	_, linear := r.cfg.Travel.(city.Linear)
+	at3 := scene.OnSphere()
+	opt := func(i int, h *Hospital) option {
+		if linear {
+			return option{h: h, key: city.Hav(&at3, &h.sphere), t: -1, i: i}
+		}
+		t := travel(scene, h.Point)
+		return option{h: h, key: float64(t), t: t, i: i}
 	}
-	heap.init()
-	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
-	nearest, _ := heap.pop()
+	timed := func(o option) option {
+		if o.t < 0 {
+			o.t = travel(scene, o.h.Point)
+		}
+		return o
+	}
+	var nearest option // the nearest suitable hospital, whatever its beds
 	pick := func(o option, reason string) (Choice, *Hospital) {
 		if r.Stale(o.h, at) {
 			reason += reasonStaleSuffix
@@ -390,13 +407,29 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
 	}
 	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
-		// Every suitable hospital is full (a surge): the walk below would look at every one
-		// of them to come back to the nearest.
+		// Every suitable hospital is full (a surge): the nearest, found in one pass.
+		nearest = opt(0, cands[0])
+		for i, h := range cands[1:] {
+			if o := opt(i+1, h); o.before(&nearest) {
+				nearest = o
+			}
+		}
+		nearest = timed(nearest)
 		return pick(nearest, ReasonAllFull)
 	}
+	heap := r.heap[:0]
+	for i, h := range cands {
+		heap = append(heap, opt(i, h))
+	}
+	defer func() { r.heap = heap[:0] }()
+	heap.init()
+	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
+	nearest, _ = heap.pop()
+	nearest = timed(nearest)
 	// first: the nearest accepting hospital (with a free bed, for the balanced policy).
 	first, found := nearest, false
 	for o, ok := nearest, true; ok; o, ok = heap.pop() {
+		o = timed(o)
 		if !o.h.Accepting {
 			continue
 		}
@@ -430,6 +463,7 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	}
 	best, bestLoad := first, load(&first)
 	for o, ok := heap.pop(); ok; o, ok = heap.pop() {
+		o = timed(o)
 		if o.t > r.cfg.MaxTransport || o.t > first.t+slack {
 			break
 		}
