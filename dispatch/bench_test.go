@@ -88,7 +88,7 @@ func (f *fleetFixture) scanNearest(q city.Point) (int32, float64) {
 			best, bestH = int32(i), h
 		}
 	}
-	return best, havToM(bestH)
+	return best, city.HavToM(bestH)
 }
 
 // postgis loads the fixture into a table with a GiST index on a geography column and returns

@@ -70,47 +70,26 @@ type slot struct {
 	loc loc
 }
 
-// loc is a position with its point on the unit sphere, (cos φ cos λ, cos φ sin λ, sin φ).
+// loc is a position with its point on the unit sphere.
 type loc struct {
-	p       city.Point
-	x, y, z float64
+	p city.Point
+	s city.Sphere
 }
 
-func locOf(p city.Point) loc {
-	sLa, cLa := math.Sincos(p.Lat * math.Pi / 180)
-	sLo, cLo := math.Sincos(p.Lng * math.Pi / 180)
-	return loc{p: p, x: cLa * cLo, y: cLa * sLo, z: sLa}
-}
+func locOf(p city.Point) loc { return loc{p: p, s: p.OnSphere()} }
 
-// hav is the haversine of the central angle θ between a and b: monotonic in distance, so it
-// ranks like distance without the arcsine and square root. It is a quarter of the squared
-// chord between the two points on the unit sphere (chord = 2 sin θ/2), which takes no
-// trigonometry once the points are known: the sines of the haversine formula were a third of
-// a nearest-unit search in a dense fleet.
-func hav(a, b *loc) float64 {
-	dx, dy, dz := a.x-b.x, a.y-b.y, a.z-b.z
-	return (dx*dx + dy*dy + dz*dz) / 4
-}
-
-func havToM(h float64) float64 { return 2 * city.EarthRadiusM * math.Asin(math.Sqrt(min(1, h))) }
-
-func mToHav(m float64) float64 {
-	if m >= math.Pi*city.EarthRadiusM {
-		return math.Inf(1)
-	}
-	s := math.Sin(m / (2 * city.EarthRadiusM))
-	return s * s
-}
+func hav(a, b *loc) float64 { return city.Hav(&a.s, &b.s) }
 
 // cellGeo is what the index keeps about a cell, computed once.
 type cellGeo struct {
 	id    h3.Cell
-	units []int32      // the units in the cell
-	stamp uint32       // the last search that reached the cell
-	edge  float64      // 0.9 × the cell's shortest edge: a lower bound on edges around it, metres
-	verts []city.Point // the outline, in order; nil until first needed
-	ccw   bool         // the outline's orientation in the lat/lng plane
-	nbrs  []*cellGeo   // the neighbours, filled on first need
+	units []int32       // the units in the cell
+	pts   []city.Sphere // their points, in step with units: a search reads the cell in one sweep
+	stamp uint32        // the last search that reached the cell
+	edge  float64       // 0.9 × the cell's shortest edge: a lower bound on edges around it, metres
+	verts []city.Point  // the outline, in order; nil until first needed
+	ccw   bool          // the outline's orientation in the lat/lng plane
+	nbrs  []*cellGeo    // the neighbours, filled on first need
 }
 
 // cellGeo returns the cell's record, creating it (without its outline) on first use.
@@ -400,7 +379,8 @@ func (x *Index) Update(h int32, p city.Point) {
 	s.loc = locOf(p)
 	if s.g != nil {
 		if s.g.contains(p) {
-			return // same cell
+			s.g.pts[s.pos] = s.loc.s // same cell
+			return
 		}
 		for _, n := range x.neighbours(s.g) {
 			if n.contains(p) {
@@ -415,6 +395,7 @@ func (x *Index) Update(h int32, p city.Point) {
 func (x *Index) move(h int32, g *cellGeo) {
 	s := &x.where[h]
 	if s.g == g {
+		g.pts[s.pos] = s.loc.s
 		return
 	}
 	if s.g != nil {
@@ -432,6 +413,7 @@ func (x *Index) move(h int32, g *cellGeo) {
 	}
 	s.g, s.pos = g, int32(len(g.units))
 	g.units = append(g.units, h)
+	g.pts = append(g.pts, s.loc.s)
 }
 
 // Remove takes unit h out of the index; it is a no-op when h is absent.
@@ -456,10 +438,11 @@ func (x *Index) Contains(h int32) bool {
 func (x *Index) unlink(h int32) {
 	s := x.where[h]
 	g := s.g
-	last := g.units[len(g.units)-1]
-	g.units[s.pos] = last
+	n := len(g.units) - 1
+	last := g.units[n]
+	g.units[s.pos], g.pts[s.pos] = last, g.pts[n]
 	x.where[last].pos = s.pos
-	g.units = g.units[:len(g.units)-1]
+	g.units, g.pts = g.units[:n], g.pts[:n]
 	if len(g.units) == 0 {
 		x.occupied--
 	}
@@ -502,14 +485,14 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 	maxM = min(maxM, MaxSearchM)
 	q := locOf(p)
 	g := x.locate(p).outline()
-	maxH, bestH := mToHav(maxM), math.Inf(1)
+	maxH, bestH := city.MToHav(maxM), math.Inf(1)
 	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
 	read, visited, scan := 0, 0, false
-	consider := func(h int32) {
+	consider := func(h int32, pt *city.Sphere) {
 		if accept != nil && !accept(h) {
 			return
 		}
-		d := hav(&q, &x.where[h].loc)
+		d := city.Hav(&q.s, pt)
 		if d <= maxH && (d < bestH || d == bestH && x.before(h, best)) {
 			best, bestH = h, d
 		}
@@ -526,26 +509,26 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 		}
 		for _, c := range ring {
 			read += len(c.units)
-			for _, h := range c.units {
-				consider(h)
+			for i, h := range c.units {
+				consider(h, &c.pts[i])
 			}
 		}
 		if best >= 0 {
-			bestDist = havToM(bestH)
+			bestDist = city.HavToM(bestH)
 		}
 		return true
 	})
 	if scan {
 		for h := range x.where {
 			if x.where[h].g != nil {
-				consider(int32(h))
+				consider(int32(h), &x.where[h].loc.s)
 			}
 		}
 		// The cells ran out of units before the search found its answer: far too many
 		// cells for the fleet, which is what the resolution should answer to.
 		read, visited = x.n, 8*visited
 		if best >= 0 {
-			bestDist = havToM(bestH)
+			bestDist = city.HavToM(bestH)
 		}
 	}
 	x.observe(read, visited)
@@ -565,13 +548,13 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	radiusM = min(radiusM, MaxSearchM)
 	q := locOf(p)
 	g := x.locate(p).outline()
-	maxH := mToHav(radiusM)
+	maxH := city.MToHav(radiusM)
 	kMax := ringsFor(radiusM, g.edge)
 	if 3*kMax*(kMax+1)+1 > x.n+64 { // more cells than units: read the units instead
 		for h := range x.where {
 			if x.where[h].g != nil {
 				if d := hav(&q, &x.where[h].loc); d <= maxH {
-					fn(int32(h), havToM(d))
+					fn(int32(h), city.HavToM(d))
 				}
 			}
 		}
@@ -579,9 +562,9 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	}
 	x.rings(g, kMax, func(_ int, ring []*cellGeo) bool {
 		for _, c := range ring {
-			for _, h := range c.units {
-				if d := hav(&q, &x.where[h].loc); d <= maxH {
-					fn(h, havToM(d))
+			for i, h := range c.units {
+				if d := city.Hav(&q.s, &c.pts[i]); d <= maxH {
+					fn(h, city.HavToM(d))
 				}
 			}
 		}

@@ -197,6 +197,8 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	} else if p.At.Before(u.PingAt) {
 		return nil, fmt.Errorf("%w: %s at %s is older than %s", ErrStalePing, p.UnitID,
 			p.At.Format(time.RFC3339Nano), u.PingAt.Format(time.RFC3339Nano))
+	} else if p.Kind != "" && !p.Kind.Valid() {
+		return nil, fmt.Errorf("ping from %s: unknown kind %q", p.UnitID, p.Kind)
 	}
 	u.Pos = city.Point{Lat: p.Lat, Lng: p.Lng}
 	u.PingAt = p.At
@@ -207,6 +209,7 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	}
 	if p.Kind != "" && p.Kind != u.Kind {
 		u.Kind = p.Kind
+		e.kindOf[u.handle] = e.kindTag(u.Kind)
 		e.markChanged(u)
 	}
 	if !u.FlaggedAt.IsZero() && p.At.After(u.FlaggedAt) {
