@@ -44,12 +44,21 @@ var Categories = []Category{
 
 // Valid reports whether c is one of the contract's categories.
 func (c Category) Valid() bool {
-	for _, k := range Categories {
-		if c == k {
-			return true
+	_, ok := Canonical(c, Categories)
+	return ok
+}
+
+// Canonical returns the member of known equal to v, and whether there is one. A decoder keeps
+// the member rather than v, so the value shares the constant's bytes instead of holding a
+// copy of its own: a load test's hundred thousand live calls and units are that many fewer
+// objects for the garbage collector to mark.
+func Canonical[T ~string](v T, known []T) (T, bool) {
+	for _, k := range known {
+		if v == k {
+			return k, true
 		}
 	}
-	return false
+	return v, false
 }
 
 // UnitKind is the kind of ambulance.
@@ -67,7 +76,8 @@ var UnitKinds = []UnitKind{KindALS, KindBLS, KindNegativePressure}
 
 // Valid reports whether k is one of the contract's unit kinds.
 func (k UnitKind) Valid() bool {
-	return k == KindALS || k == KindBLS || k == KindNegativePressure
+	_, ok := Canonical(k, UnitKinds)
+	return ok
 }
 
 // UnitStatus is what a unit reports it is doing.
@@ -92,12 +102,8 @@ var UnitStatuses = []UnitStatus{
 
 // Valid reports whether s is one of the contract's unit statuses.
 func (s UnitStatus) Valid() bool {
-	for _, k := range UnitStatuses {
-		if s == k {
-			return true
-		}
-	}
-	return false
+	_, ok := Canonical(s, UnitStatuses)
+	return ok
 }
 
 // Call is one emergency call on ems.calls.

@@ -108,8 +108,8 @@ func DecodeCall(b []byte) (Call, error) {
 	}
 	c.Category = CategoryOther
 	if w.Category != nil {
-		c.Category = *w.Category
-		if !c.Category.Valid() {
+		var ok bool
+		if c.Category, ok = Canonical(*w.Category, Categories); !ok {
 			return Call{}, invalid("category", "unknown category %q (want one of %s)", truncate(string(c.Category)), joinCategories())
 		}
 	}
@@ -151,13 +151,12 @@ func DecodeUnitPing(b []byte) (UnitPing, error) {
 	if w.Status == nil {
 		return UnitPing{}, invalid("status", "missing")
 	}
-	p.Status = *w.Status
-	if !p.Status.Valid() {
+	var ok bool
+	if p.Status, ok = Canonical(*w.Status, UnitStatuses); !ok {
 		return UnitPing{}, invalid("status", "unknown unit status %q (want one of %s)", truncate(string(p.Status)), joinStatuses())
 	}
 	if w.Kind != nil {
-		p.Kind = *w.Kind
-		if !p.Kind.Valid() {
+		if p.Kind, ok = Canonical(*w.Kind, UnitKinds); !ok {
 			return UnitPing{}, invalid("kind", "unknown unit kind %q (want als, bls or negative_pressure)", truncate(string(p.Kind)))
 		}
 	}

@@ -158,6 +158,9 @@ func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 	}
 	var out []UnitRow
 	defer rows.Close()
+	// Units share their station's id, kind and status strings rather than each keep a copy
+	// (a load test's fleet is a hundred thousand units, marked at every GC).
+	stations := map[string]string{}
 	for rows.Next() {
 		var u UnitRow
 		var kind, status string
@@ -168,7 +171,14 @@ func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 		if u.FlaggedAt.Equal(time.Unix(0, 0)) {
 			u.FlaggedAt = time.Time{}
 		}
-		u.Kind, u.Status, u.Pos = contract.UnitKind(kind), contract.UnitStatus(status), pointOf(&pt)
+		u.Kind, _ = contract.Canonical(contract.UnitKind(kind), contract.UnitKinds)
+		u.Status, _ = contract.Canonical(contract.UnitStatus(status), contract.UnitStatuses)
+		if st, ok := stations[u.StationID]; ok {
+			u.StationID = st
+		} else {
+			stations[u.StationID] = u.StationID
+		}
+		u.Pos = pointOf(&pt)
 		out = append(out, u)
 	}
 	return out, rows.Err()
