@@ -1,11 +1,11 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -180,6 +180,9 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	var res LoadResult
 	var runErr error
 	if cfg.Mode == ModeCalls {
+		// The fleet is in the record and the engine now, and the calls never read it again:
+		// its hundred thousand entries would only be marked at every GC of the measurement.
+		c.Fleet = nil
 		res, runErr = loadCalls(ctx, cfg, lv, c, progress)
 	} else {
 		res, runErr = loadPings(ctx, cfg, lv, c, progress)
@@ -326,48 +329,17 @@ func loadCalls(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(now time.Time) contract.Call,
 	log *slog.Logger, progress func(string, ...any)) (LoadResult, error) {
 	var mu sync.Mutex
-	// Each call written: when, and where (the crews drive there when they recycle).
-	type sentCall struct {
-		at    time.Time
-		scene city.Point
-	}
-	written := map[string]sentCall{}
-	seen := map[string][]byte{}    // call id → its first assignment, as published
-	duplicate := map[string]bool{} // call ids with a second, different assignment
-	var latencies, writtenAt []float64
-	var perSecond []int
 	start := time.Now()
-	var lastAssign time.Time
+	bk := newBook(start)
 
 	// The watcher: every partition of ems.assignments read directly (no group, no commits),
 	// each message stamped the moment it is read — the end of a call's latency.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	// An assignment's key is its call id; the same assignment published twice (a replayed
-	// outbox row) has the same bytes, so a second, different value is a second assignment.
 	watchDone, err := watch(watchCtx, lv.brokers, contract.TopicAssignments, func(m kafka.Message, now time.Time) {
-		id := string(m.Key)
 		mu.Lock()
 		defer mu.Unlock()
-		prev, again := seen[id]
-		if again {
-			if !duplicate[id] && !bytes.Equal(prev, m.Value) {
-				duplicate[id] = true
-			}
-			return
-		}
-		seen[id] = m.Value
-		if sc, ok := written[id]; ok {
-			t := sc.at
-			latencies = append(latencies, float64(now.Sub(t))/float64(time.Millisecond))
-			writtenAt = append(writtenAt, t.Sub(start).Seconds())
-			sec := int(now.Sub(start).Seconds())
-			for len(perSecond) <= sec {
-				perSecond = append(perSecond, 0)
-			}
-			perSecond[sec]++
-			lastAssign = now
-		}
+		bk.read(m.Key, m.Value, now)
 	})
 	if err != nil {
 		return LoadResult{}, err
@@ -401,7 +373,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 					continue
 				}
 				mu.Lock()
-				h := written[a.CallID].scene
+				h := bk.written[a.CallID].scene
 				mu.Unlock()
 				for i, st := range []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable} {
 					b, _ := json.Marshal(contract.UnitPing{UnitID: a.UnitID, At: now.Add(time.Duration(i) * time.Microsecond).UTC(),
@@ -425,17 +397,17 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 			b, _ := json.Marshal(calls[i])
 			batch[i] = kafka.Message{Key: []byte(calls[i].CallID), Value: b}
 		}
-		t0 := time.Now()
+		t0 := time.Since(start)
 		mu.Lock()
 		for _, c := range calls {
-			written[c.CallID] = sentCall{at: t0, scene: city.Point{Lat: c.Lat, Lng: c.Lng}}
+			bk.written[c.CallID] = sentCall{at: t0, scene: city.Point{Lat: c.Lat, Lng: c.Lng}}
 		}
 		mu.Unlock()
 		produced += n
 		if time.Since(lastProgress) > 5*time.Second {
 			lastProgress = time.Now()
 			mu.Lock()
-			progress("%d calls written, %d assigned", produced, len(latencies))
+			progress("%d calls written, %d assigned", produced, len(bk.latencies))
 			mu.Unlock()
 		}
 		return w.WriteMessages(ctx, batch...)
@@ -449,7 +421,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 	deadline, last := time.Now().Add(15*time.Second), -1
 	for {
 		mu.Lock()
-		got := len(latencies)
+		got := len(bk.latencies)
 		mu.Unlock()
 		if got >= produced {
 			break
@@ -470,10 +442,11 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 
 	mu.Lock()
 	defer mu.Unlock()
-	res := LoadResult{LatencyMs: latencies, WrittenAtS: writtenAt, Produced: produced}
+	latencies, perSecond, lastAssign := bk.latencies, bk.perSecond, bk.lastAssign
+	res := LoadResult{LatencyMs: latencies, WrittenAtS: bk.writtenAt, Produced: produced}
 	sum := Summary{Calls: produced, Assigned: len(latencies), Queued: lv.svc.Stats().Queued, Rejected: lv.svc.Status().Rejected}
-	for id := range duplicate {
-		if _, ours := written[id]; ours {
+	for id := range bk.duplicate {
+		if _, ours := bk.written[id]; ours {
 			sum.DuplicateAssignments++
 		}
 	}
@@ -587,6 +560,62 @@ func loadPings(ctx context.Context, cfg LoadConfig, lv *live, c *city.City, prog
 		ThroughputPerS: F(float64(applied) / done.Sub(start).Seconds()), RawKafkaPerS: F(raw)}
 	progress("%d pings written, %d applied in %s", produced, applied, done.Sub(start).Round(time.Millisecond))
 	return res, nil
+}
+
+// sentCall is a call the load test wrote: when (after the start), where (the crews drive
+// there when they recycle), and a hash of its first assignment as published. Nothing in it
+// points into the heap, so the GC, which marks the book at every cycle of the measurement,
+// does not follow a pointer per call (a copy of each assignment, which the book kept before,
+// was a tenth of the objects it marked).
+type sentCall struct {
+	at       time.Duration
+	scene    city.Point
+	first    uint64
+	assigned bool
+}
+
+// book keeps the calls written and the assignments read for them; the caller locks.
+type book struct {
+	start      time.Time
+	seed       maphash.Seed
+	written    map[string]sentCall
+	duplicate  map[string]bool // call ids with a second, different assignment
+	latencies  []float64       // ms, per assigned call in the order read
+	writtenAt  []float64       // seconds after the start, in step with latencies
+	perSecond  []int           // assignments read in each second after the start
+	lastAssign time.Time
+}
+
+func newBook(start time.Time) *book {
+	return &book{start: start, seed: maphash.MakeSeed(), written: map[string]sentCall{}, duplicate: map[string]bool{}}
+}
+
+// read takes an assignment read at now. Its key is its call id. The first one for a call
+// gives the call's latency; the same assignment published again (a replayed outbox row) has
+// the same bytes, so a later one with different bytes is a second assignment: a duplicate.
+// Assignments for calls the book did not write are none of its business.
+func (b *book) read(key, value []byte, now time.Time) {
+	sc, ours := b.written[string(key)]
+	h := maphash.Bytes(b.seed, value)
+	switch {
+	case !ours:
+	case sc.assigned:
+		if h != sc.first {
+			b.duplicate[string(key)] = true
+		}
+	default:
+		sc.first, sc.assigned = h, true
+		b.written[string(key)] = sc
+		el := now.Sub(b.start)
+		b.latencies = append(b.latencies, float64(el-sc.at)/float64(time.Millisecond))
+		b.writtenAt = append(b.writtenAt, sc.at.Seconds())
+		sec := int(el.Seconds())
+		for len(b.perSecond) <= sec {
+			b.perSecond = append(b.perSecond, 0)
+		}
+		b.perSecond[sec]++
+		b.lastAssign = now
+	}
 }
 
 // watch reads every partition of a topic from its current end, without a consumer group,

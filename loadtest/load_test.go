@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,5 +64,36 @@ func TestLoadPings(t *testing.T) {
 func TestLoadRejectsUnknownMode(t *testing.T) {
 	if _, err := Load(context.Background(), LoadConfig{Mode: "both"}); err == nil {
 		t.Fatal("mode both accepted")
+	}
+}
+
+// The load test's book: a call's latency comes from its first assignment; the same
+// assignment read again (a replayed outbox row) is not a duplicate, a different one is; an
+// assignment for a call the run did not write counts for nothing.
+func TestBookCountsFirstAssignmentsAndDuplicates(t *testing.T) {
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	bk := newBook(start)
+	bk.written["A"] = sentCall{at: 10 * time.Millisecond}
+	bk.written["B"] = sentCall{at: 1500 * time.Millisecond}
+	a1, a2 := []byte(`{"call_id":"A","unit_id":"U1"}`), []byte(`{"call_id":"A","unit_id":"U2"}`)
+	bk.read([]byte("A"), a1, start.Add(30*time.Millisecond))
+	bk.read([]byte("A"), a1, start.Add(40*time.Millisecond))
+	bk.read([]byte("X"), a2, start.Add(50*time.Millisecond))
+	bk.read([]byte("B"), []byte(`{"call_id":"B"}`), start.Add(1600*time.Millisecond))
+	if len(bk.duplicate) != 0 {
+		t.Fatalf("the same assignment twice and one for another run's call are not duplicates: %v", bk.duplicate)
+	}
+	bk.read([]byte("A"), a2, start.Add(60*time.Millisecond))
+	if !bk.duplicate["A"] || len(bk.duplicate) != 1 {
+		t.Fatalf("a second, different assignment for A is a duplicate: %v", bk.duplicate)
+	}
+	if want := []float64{20, 100}; !slices.Equal(bk.latencies, want) {
+		t.Fatalf("latencies %v ms, want %v", bk.latencies, want)
+	}
+	if want := []float64{0.01, 1.5}; !slices.Equal(bk.writtenAt, want) {
+		t.Fatalf("written at %v s, want %v", bk.writtenAt, want)
+	}
+	if want := []int{1, 1}; !slices.Equal(bk.perSecond, want) || !bk.lastAssign.Equal(start.Add(1600*time.Millisecond)) {
+		t.Fatalf("per second %v (want %v), last assignment at %v", bk.perSecond, want, bk.lastAssign)
 	}
 }
