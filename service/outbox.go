@@ -151,7 +151,11 @@ func (p *publisher) flush(ctx context.Context) error {
 
 // write publishes rows and records them as done (to be deleted).
 func (p *publisher) write(ctx context.Context, rows []outRow) error {
-	var km []kafka.Message
+	n := 0
+	for _, r := range rows {
+		n += len(r.row.Msgs)
+	}
+	km := make([]kafka.Message, 0, n)
 	for _, r := range rows {
 		for _, m := range r.row.Msgs {
 			km = append(km, kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value})

@@ -176,12 +176,21 @@ func (r refusal) Unwrap() error { return r.error }
 // assignment its row and its message on ems.assignments (published before the event that
 // announces it). All the messages go in one outbox row.
 func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, positions bool) (sql.Changes, *outRow, error) {
-	var ch sql.Changes
+	// Sized once: an event is a row and a message, an assignment one more of each.
+	assigned := 0
+	for _, e := range evs {
+		if e.Type == dispatch.EventAssigned {
+			assigned++
+		}
+	}
+	ch := sql.Changes{Events: make([]sql.EventRow, 0, len(evs)), Calls: make([]sql.CallState, 0, len(evs)),
+		Assignments: make([]sql.AssignmentRow, 0, assigned)}
 	var out *outRow
-	final := map[string]int{} // call id → index in ch.Calls
+	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
 	add := func(topic, key string, v []byte, b time.Time) {
 		if out == nil {
-			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID()}}
+			n := len(evs) + assigned
+			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
 		}
 		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: []byte(key), Value: v})
 		out.born = append(out.born, b)
@@ -221,6 +230,7 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 	}
 	dirty := s.engine.DrainDirty(positions)
 	s.cov.noteUnits(dirty)
+	ch.Units = make([]sql.UnitRow, 0, len(dirty))
 	for _, u := range dirty {
 		ch.Units = append(ch.Units, unitRow(u))
 	}
