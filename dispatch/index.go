@@ -87,9 +87,14 @@ type cellGeo struct {
 	pts   []city.Sphere // their points, in step with units: a search reads the cell in one sweep
 	stamp uint32        // the last search that reached the cell
 	edge  float64       // 0.9 × the cell's shortest edge: a lower bound on edges around it, metres
-	verts []city.Point  // the outline, in order; nil until first needed
+	// The outline and the neighbours live in the record itself, not in slices of their own:
+	// a search walks tens of cells, and a 110,000-unit fleet has tens of thousands of cells
+	// for the GC to mark.
+	verts [6]city.Point // the outline, in order, when the cell has six vertices
+	nv    uint8         // the outline's vertices (0 until first needed); other than 6: not kept
 	ccw   bool          // the outline's orientation in the lat/lng plane
-	nbrs  []*cellGeo    // the neighbours, filled on first need
+	nn    int8          // the neighbours in nbrs; -1 until first needed (a pentagon has 5)
+	nbrs  [6]*cellGeo
 }
 
 // cellGeo returns the cell's record, creating it (without its outline) on first use.
@@ -97,22 +102,25 @@ func (x *Index) cellGeo(c h3.Cell) *cellGeo {
 	if g, ok := x.geo[c]; ok {
 		return g
 	}
-	g := &cellGeo{id: c}
+	g := &cellGeo{id: c, nn: -1}
 	x.geo[c] = g
 	return g
 }
 
 // outline fills in the cell's outline and edge bound on first need.
 func (g *cellGeo) outline() *cellGeo {
-	if g.verts != nil {
+	if g.nv != 0 {
 		return g
 	}
 	b := h3.CellToBoundary(g.id)
 	minEdge := math.Inf(1)
 	area := 0.0
+	g.nv = uint8(len(b))
 	for i := range b {
 		j := (i + 1) % len(b)
-		g.verts = append(g.verts, city.Point{Lat: b[i].Lat, Lng: b[i].Lng})
+		if len(b) == len(g.verts) {
+			g.verts[i] = city.Point{Lat: b[i].Lat, Lng: b[i].Lng}
+		}
 		minEdge = min(minEdge, city.DistanceM(city.Point{Lat: b[i].Lat, Lng: b[i].Lng}, city.Point{Lat: b[j].Lat, Lng: b[j].Lng}))
 		area += b[i].Lng*b[j].Lat - b[j].Lng*b[i].Lat
 	}
@@ -127,7 +135,7 @@ func (g *cellGeo) outline() *cellGeo {
 // margins of the search bounds. A cell with a vertex on an icosahedron edge (more than six
 // vertices) is not convex in that plane; it answers false and the caller asks H3.
 func (g *cellGeo) contains(p city.Point) bool {
-	if len(g.outline().verts) != 6 {
+	if g.outline().nv != uint8(len(g.verts)) {
 		return false
 	}
 	for i := range g.verts {
@@ -141,14 +149,16 @@ func (g *cellGeo) contains(p city.Point) bool {
 }
 
 func (x *Index) neighbours(g *cellGeo) []*cellGeo {
-	if g.nbrs == nil {
+	if g.nn < 0 {
+		g.nn = 0
 		for _, c := range h3.GridDisk(g.id, 1) {
-			if c != g.id {
-				g.nbrs = append(g.nbrs, x.cellGeo(c))
+			if c != g.id && int(g.nn) < len(g.nbrs) {
+				g.nbrs[g.nn] = x.cellGeo(c)
+				g.nn++
 			}
 		}
 	}
-	return g.nbrs
+	return g.nbrs[:g.nn]
 }
 
 // rings calls visit with the cells of each ring around g in turn — ring 0 is g, ring k the
