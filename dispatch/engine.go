@@ -127,6 +127,7 @@ type Engine struct {
 	cfg        Config
 	units      map[string]*Unit
 	byHandle   []*Unit
+	slab       []Unit                      // the block units are allocated from (AddUnit)
 	kindOf     []uint8                     // by handle: the unit's kind as a tag, for searches that filter by kind
 	kindTags   map[contract.UnitKind]uint8 // kind → tag, given on first sight
 	index      *Index                      // units that may be dispatched: available, serving nothing, not flagged
@@ -188,18 +189,27 @@ func (e *Engine) AddUnit(u Unit) error {
 	if _, ok := e.units[u.ID]; ok {
 		return fmt.Errorf("add unit %s: already present", u.ID)
 	}
-	nu := u
+	// Units are never removed, so they are kept in blocks of unitBlock: a pointer into a block
+	// stays valid, and a fleet of 110,000 is a hundred-odd objects for the GC, not 110,000.
+	if len(e.slab) == cap(e.slab) {
+		e.slab = make([]Unit, 0, unitBlock)
+	}
+	e.slab = append(e.slab, u)
+	nu := &e.slab[len(e.slab)-1]
 	nu.handle = int32(len(e.byHandle))
-	e.byHandle = append(e.byHandle, &nu)
+	e.byHandle = append(e.byHandle, nu)
 	e.kindOf = append(e.kindOf, e.kindTag(nu.Kind))
-	e.units[u.ID] = &nu
+	e.units[u.ID] = nu
 	if !nu.FlaggedAt.IsZero() {
 		e.flagged++
 	}
-	e.markChanged(&nu)
-	e.reindex(&nu)
+	e.markChanged(nu)
+	e.reindex(nu)
 	return nil
 }
+
+// unitBlock is the number of units allocated together.
+const unitBlock = 1024
 
 // kindTag is the tag of a unit kind. A search that wants one kind compares tags in a small
 // array by handle, rather than follow each candidate's pointer to its Unit.
