@@ -54,7 +54,7 @@ func (e *Engine) bestIn(x *Index, c contract.Call, r float64, now time.Time, kin
 		}
 		var accept func(int32) bool
 		if kind != "" {
-			tag := e.kindTag(kind)
+			tag := kindTag(kind)
 			accept = func(h int32) bool { return e.kindOf[h] == tag }
 		}
 		h, d, ok := x.Nearest(at, r, accept)

@@ -127,11 +127,10 @@ type Engine struct {
 	cfg        Config
 	units      map[string]*Unit
 	byHandle   []*Unit
-	slab       []Unit                      // the block units are allocated from (AddUnit)
-	kindOf     []uint8                     // by handle: the unit's kind as a tag, for searches that filter by kind
-	kindTags   map[contract.UnitKind]uint8 // kind → tag, given on first sight
-	index      *Index                      // units that may be dispatched: available, serving nothing, not flagged
-	preemptive *Index                      // units on their way to a priority 3–4 call (only with Config.Preempt)
+	slab       []Unit  // the block units are allocated from (AddUnit)
+	kindOf     []uint8 // by handle: the unit's kind as a tag (kindTag), for searches that filter by kind
+	index      *Index  // units that may be dispatched: available, serving nothing, not flagged
+	preemptive *Index  // units on their way to a priority 3–4 call (only with Config.Preempt)
 	incidents  map[string]*Incident
 	queue      []*Incident         // sorted: priority, then received_at, then call id
 	finished   finishedSet         // recently closed or cancelled calls: a late duplicate is ignored
@@ -198,7 +197,7 @@ func (e *Engine) AddUnit(u Unit) error {
 	nu := &e.slab[len(e.slab)-1]
 	nu.handle = int32(len(e.byHandle))
 	e.byHandle = append(e.byHandle, nu)
-	e.kindOf = append(e.kindOf, e.kindTag(nu.Kind))
+	e.kindOf = append(e.kindOf, kindTag(nu.Kind))
 	e.units[u.ID] = nu
 	if !nu.FlaggedAt.IsZero() {
 		e.flagged++
@@ -211,18 +210,11 @@ func (e *Engine) AddUnit(u Unit) error {
 // unitBlock is the number of units allocated together.
 const unitBlock = 1024
 
-// kindTag is the tag of a unit kind. A search that wants one kind compares tags in a small
-// array by handle, rather than follow each candidate's pointer to its Unit.
-func (e *Engine) kindTag(k contract.UnitKind) uint8 {
-	t, ok := e.kindTags[k]
-	if !ok {
-		if e.kindTags == nil {
-			e.kindTags = map[contract.UnitKind]uint8{}
-		}
-		t = uint8(len(e.kindTags))
-		e.kindTags[k] = t
-	}
-	return t
+// kindTag is a unit kind's tag: its place in contract.UnitKinds, counted from 1 (0 for a kind
+// not in it, which AddUnit and Ping refuse). A search that wants one kind compares tags in a
+// small array by handle, rather than follow each candidate's pointer to its Unit.
+func kindTag(k contract.UnitKind) uint8 {
+	return uint8(slices.Index(contract.UnitKinds, k) + 1)
 }
 
 // Settle brings the fleet indexes to the resolution the loaded fleet needs and waits for

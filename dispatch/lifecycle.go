@@ -209,7 +209,7 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 	}
 	if p.Kind != "" && p.Kind != u.Kind {
 		u.Kind = p.Kind
-		e.kindOf[u.handle] = e.kindTag(u.Kind)
+		e.kindOf[u.handle] = kindTag(u.Kind)
 		e.markChanged(u)
 	}
 	if !u.FlaggedAt.IsZero() && p.At.After(u.FlaggedAt) {

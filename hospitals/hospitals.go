@@ -321,10 +321,10 @@ func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
 
 type option struct {
 	h   *Hospital
-	key float64 // ranks by transport time: the time itself, or for a Linear model the haversine of the distance
-	t   time.Duration
-	i   int       // position in the suitable list, which is in id order: the tie-break
-	eff Effective // filled as far as the walk looks
+	key float64       // ranks by transport time: the time itself, or for a Linear model the haversine of the distance
+	t   time.Duration // -1 until timed (ranking.timed)
+	i   int           // position in the suitable list, which is in id order: the tie-break
+	eff Effective     // filled as far as the walk looks
 }
 
 func (a *option) before(b *option) bool { return a.key < b.key || a.key == b.key && a.i < b.i }
@@ -377,28 +377,7 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	if len(cands) == 0 {
 		return Choice{Bed: need.Bed, Reason: ReasonNone}, nil
 	}
-	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
-	// The transport drives as the call's priority does: lights and sirens for 1–2.
-	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
-	// With a Linear model transport time grows with distance: the hospitals are ranked by
-	// distance on the unit sphere, with no trigonometry, and only those the walk reaches get
-	// their transport time (the same value as before, from travel). Another model times
-	// every one.
-	_, linear := r.cfg.Travel.(city.Linear)
-	at3 := scene.OnSphere()
-	opt := func(i int, h *Hospital) option {
-		if linear {
-			return option{h: h, key: city.Hav(&at3, &h.sphere), t: -1, i: i}
-		}
-		t := travel(scene, h.Point)
-		return option{h: h, key: float64(t), t: t, i: i}
-	}
-	timed := func(o option) option {
-		if o.t < 0 {
-			o.t = travel(scene, o.h.Point)
-		}
-		return o
-	}
+	from := r.rankFrom(c, at)
 	var nearest option // the nearest suitable hospital, whatever its beds
 	pick := func(o option, reason string) (Choice, *Hospital) {
 		if r.Stale(o.h, at) {
@@ -408,28 +387,22 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	}
 	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
 		// Every suitable hospital is full (a surge): the nearest, found in one pass.
-		nearest = opt(0, cands[0])
-		for i, h := range cands[1:] {
-			if o := opt(i+1, h); o.before(&nearest) {
-				nearest = o
-			}
-		}
-		nearest = timed(nearest)
+		nearest = from.nearest(cands)
 		return pick(nearest, ReasonAllFull)
 	}
 	heap := r.heap[:0]
 	for i, h := range cands {
-		heap = append(heap, opt(i, h))
+		heap = append(heap, from.option(i, h))
 	}
 	defer func() { r.heap = heap[:0] }()
 	heap.init()
 	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
 	nearest, _ = heap.pop()
-	nearest = timed(nearest)
+	nearest = from.timed(nearest)
 	// first: the nearest accepting hospital (with a free bed, for the balanced policy).
 	first, found := nearest, false
 	for o, ok := nearest, true; ok; o, ok = heap.pop() {
-		o = timed(o)
+		o = from.timed(o)
 		if !o.h.Accepting {
 			continue
 		}
@@ -463,7 +436,7 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	}
 	best, bestLoad := first, load(&first)
 	for o, ok := heap.pop(); ok; o, ok = heap.pop() {
-		o = timed(o)
+		o = from.timed(o)
 		if o.t > r.cfg.MaxTransport || o.t > first.t+slack {
 			break
 		}
@@ -519,15 +492,58 @@ func (r *Registry) suitable(need Need) []*Hospital {
 // those of a kind that takes the call's patient, whatever their beds: the reference for
 // "extra transport time".
 func (r *Registry) NearestSuitable(c contract.Call, at time.Time) (string, time.Duration, bool) {
+	hs := r.suitable(NeedOf(c))
+	if len(hs) == 0 {
+		return "", 0, false
+	}
+	from := r.rankFrom(c, at)
+	o := from.nearest(hs)
+	return o.h.ID, o.t, true
+}
+
+// ranking orders hospitals by transport time from a call's scene, driven as the call's
+// priority drives (lights and sirens for 1–2). With a Linear model time grows with distance,
+// so it ranks by distance on the unit sphere, with no trigonometry, and times (with the
+// model, the same value) only the hospitals a caller reaches; another model times each one.
+type ranking struct {
+	scene  city.Point
+	sphere city.Sphere
+	linear bool
+	travel func(from, to city.Point) time.Duration
+}
+
+func (r *Registry) rankFrom(c contract.Call, at time.Time) ranking {
 	scene := city.Point{Lat: c.Lat, Lng: c.Lng}
-	best, bestT := "", time.Duration(0)
-	travel := city.DurationFunc(r.cfg.Travel, at, c.Priority)
-	for _, h := range r.suitable(NeedOf(c)) {
-		if t := travel(scene, h.Point); best == "" || t < bestT {
-			best, bestT = h.ID, t
+	_, linear := r.cfg.Travel.(city.Linear)
+	return ranking{scene: scene, sphere: scene.OnSphere(), linear: linear, travel: city.DurationFunc(r.cfg.Travel, at, c.Priority)}
+}
+
+// option is h, at position i of its list, ranked; its transport time may be left to timed.
+func (k *ranking) option(i int, h *Hospital) option {
+	if k.linear {
+		return option{h: h, key: city.Hav(&k.sphere, &h.sphere), t: -1, i: i}
+	}
+	t := k.travel(k.scene, h.Point)
+	return option{h: h, key: float64(t), t: t, i: i}
+}
+
+// timed fills in o's transport time.
+func (k *ranking) timed(o option) option {
+	if o.t < 0 {
+		o.t = k.travel(k.scene, o.h.Point)
+	}
+	return o
+}
+
+// nearest is the first of hs (not empty) in the ranking, ties to the earlier in hs, timed.
+func (k *ranking) nearest(hs []*Hospital) option {
+	best := k.option(0, hs[0])
+	for i, h := range hs[1:] {
+		if o := k.option(i+1, h); o.before(&best) {
+			best = o
 		}
 	}
-	return best, bestT, best != ""
+	return k.timed(best)
 }
 
 // Handover moves a call's reserved bed to the admitted ones: the patient is in the hospital,

@@ -146,6 +146,12 @@ func TestBalancedChoice(t *testing.T) {
 			if ch.Transport < ch.Nearest {
 				t.Fatalf("transport %v shorter than the nearest %v", ch.Transport, ch.Nearest)
 			}
+			// The reference for extra transport time is the same nearest hospital, timed alike.
+			// (Each case lists its nearest hospital first.)
+			id, nt, ok := r.NearestSuitable(feverCall("C"), t0)
+			if !ok || id != tt.hospitals[0].ID || nt != ch.Nearest {
+				t.Fatalf("NearestSuitable = %s %v %v, want %s at the choice's nearest %v", id, nt, ok, tt.hospitals[0].ID, ch.Nearest)
+			}
 		})
 	}
 }

@@ -445,11 +445,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 	latencies, perSecond, lastAssign := bk.latencies, bk.perSecond, bk.lastAssign
 	res := LoadResult{LatencyMs: latencies, WrittenAtS: bk.writtenAt, Produced: produced}
 	sum := Summary{Calls: produced, Assigned: len(latencies), Queued: lv.svc.Stats().Queued, Rejected: lv.svc.Status().Rejected}
-	for id := range bk.duplicate {
-		if _, ours := bk.written[id]; ours {
-			sum.DuplicateAssignments++
-		}
-	}
+	sum.DuplicateAssignments = len(bk.duplicate) // the book marks only the calls it wrote
 	sum.Lost = max(0, produced-sum.Assigned-sum.Queued-sum.Rejected)
 	if len(latencies) > 0 {
 		sum.LatencyMsP50, sum.LatencyMsP99 = F(Percentile(latencies, 50)), F(Percentile(latencies, 99))
