@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
 	"github.com/ems120/ems120/internal/testenv"
@@ -271,5 +273,36 @@ func TestCapacityAndBookings(t *testing.T) {
 		if b.HospitalID != "H-xiehe" || (b.Call.CallID == "C1") == b.HandedOver || b.Call.Priority == 0 {
 			t.Fatalf("booking %+v", b)
 		}
+	}
+}
+
+// The replay check runs for every batch of calls with a plan cached per connection. That plan
+// is made while the calls table may still be empty, so it must not depend on the table's
+// size: a generic plan, made on the empty table, probes the primary key.
+func TestKnownCallsPlanIsAnIndexProbe(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	conn, err := st.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{"SET plan_cache_mode = force_generic_plan", "PREPARE known_plan(text[]) AS " + sql.KnownCallsSQL} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(ctx, "DEALLOCATE known_plan; RESET plan_cache_mode")
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE known_plan('{C1,C2}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	if !strings.Contains(plan, "calls_pkey") || strings.Contains(plan, "Seq Scan on calls") {
+		t.Fatalf("the replay check's generic plan does not probe the primary key:\n%s", plan)
 	}
 }
