@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -187,6 +186,10 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 		Assignments: make([]sql.AssignmentRow, 0, assigned)}
 	var out *outRow
 	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
+	// The messages' bytes share one buffer; each message keeps its own region of it (a
+	// region already handed out stays valid when append moves the rest).
+	enc := make([]byte, 0, 200*(len(evs)+assigned))
+	var err error
 	add := func(topic, key string, v []byte, b time.Time) {
 		if out == nil {
 			n := len(evs) + assigned
@@ -211,22 +214,23 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 		}
 		if e.Type == dispatch.EventAssigned {
 			ch.Assignments = append(ch.Assignments, sql.AssignmentRow{Assignment: *e.Assignment, Seq: e.Seq})
-			v, err := json.Marshal(e.Assignment)
-			if err != nil {
+			start := len(enc)
+			if enc, err = e.Assignment.AppendJSON(enc); err != nil {
 				return sql.Changes{}, nil, err
 			}
 			var b time.Time
 			if e.Seq == 1 {
 				b = born[e.CallID]
 			}
-			add(contract.TopicAssignments, e.CallID, v, b)
+			add(contract.TopicAssignments, e.CallID, enc[start:len(enc):len(enc)], b)
 		}
-		v, err := json.Marshal(contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
-			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason})
-		if err != nil {
+		ie := contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
+			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason}
+		start := len(enc)
+		if enc, err = ie.AppendJSON(enc); err != nil {
 			return sql.Changes{}, nil, err
 		}
-		add(contract.TopicEvents, e.CallID, v, time.Time{})
+		add(contract.TopicEvents, e.CallID, enc[start:len(enc):len(enc)], time.Time{})
 	}
 	dirty := s.engine.DrainDirty(positions)
 	s.cov.noteUnits(dirty)

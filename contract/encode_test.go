@@ -1,0 +1,86 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// sameAsMarshal fails unless AppendJSON gives json.Marshal's bytes, or both fail.
+func sameAsMarshal(t *testing.T, v interface{ AppendJSON([]byte) ([]byte, error) }) {
+	t.Helper()
+	want, werr := json.Marshal(v)
+	prefix := []byte("prefix")
+	got, gerr := v.AppendJSON(bytes.Clone(prefix))
+	if (werr != nil) != (gerr != nil) {
+		t.Fatalf("%+v: AppendJSON error %v, json.Marshal error %v", v, gerr, werr)
+	}
+	if werr != nil {
+		return
+	}
+	if !bytes.HasPrefix(got, prefix) || !bytes.Equal(got[len(prefix):], want) {
+		t.Fatalf("%+v:\nAppendJSON   %s\njson.Marshal %s", v, got, want)
+	}
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	cst := time.FixedZone("CST", 8*3600)
+	for _, a := range []Assignment{
+		{CallID: "C-1", UnitID: "U-7", DecidedAt: at, ETAS: 412, DistanceM: 3120, WithinStandard: true, HospitalID: "H-03", Reason: "nearest"},
+		{CallID: "C-2", UnitID: "U-8", DecidedAt: at.In(cst), ETAS: -1, DistanceM: 0, Reason: "nearest_no_als_in_time"},
+		{CallID: `quote " back \ slash`, UnitID: "<unit>&", DecidedAt: time.Time{}, Reason: "江汉区\u2028\x01"},
+		{CallID: "bad utf-8 \xff\xfe", DecidedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, // both fail: the year
+	} {
+		sameAsMarshal(t, &a)
+	}
+	for _, e := range []IncidentEvent{
+		{CallID: "C-1", At: at, Type: "assigned", State: "assigned", UnitID: "U-7", Seq: 1, Reason: "nearest"},
+		{CallID: "C-1", At: at, Type: "received", State: "received"},
+		{CallID: "C-1", At: at.In(cst), Type: "queued", State: "queued", Seq: -2, Reason: "no unit within 40 km"},
+		{CallID: "\t\n", At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), Type: "x"}, // both fail
+	} {
+		sameAsMarshal(t, &e)
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("C-1", "U-7", "H-03", "nearest", int64(1795860000123456789), 412, 3120, true, 8*3600)
+	f.Add(`"\<>&`, "江汉", "", "\u2028\xff", int64(-1), -5, 0, false, -3600)
+	f.Fuzz(func(t *testing.T, call, unit, hosp, reason string, ns int64, eta, dist int, within bool, offset int) {
+		at := time.Unix(0, ns).In(time.FixedZone("z", offset%(24*3600)))
+		a := Assignment{CallID: call, UnitID: unit, DecidedAt: at, ETAS: eta, DistanceM: dist, WithinStandard: within,
+			HospitalID: hosp, Reason: reason}
+		sameAsMarshal(t, &a)
+		e := IncidentEvent{CallID: call, At: at, Type: reason, State: hosp, UnitID: unit, Seq: eta, Reason: reason}
+		sameAsMarshal(t, &e)
+	})
+}
+
+// BenchmarkEncodeDecision encodes one decision's messages (an assignment and two events)
+// with encoding/json and with AppendJSON.
+func BenchmarkEncodeDecision(b *testing.B) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	a := Assignment{CallID: "LT1795860000-000123", UnitID: "LT-U-004711", DecidedAt: at, ETAS: 412, DistanceM: 3120,
+		WithinStandard: true, HospitalID: "WH-H-017", Reason: "nearest"}
+	evs := []IncidentEvent{{CallID: a.CallID, At: at, Type: "received", State: "received"},
+		{CallID: a.CallID, At: at, Type: "assigned", State: "assigned", UnitID: a.UnitID, Seq: 1, Reason: "nearest"}}
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(&a)
+			for i := range evs {
+				_, _ = json.Marshal(&evs[i])
+			}
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			buf, _ = a.AppendJSON(buf[:0])
+			for i := range evs {
+				buf, _ = evs[i].AppendJSON(buf)
+			}
+		}
+	})
+}
