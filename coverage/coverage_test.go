@@ -271,3 +271,31 @@ func exhaustive(tr *Tracker, idle []string, stations []city.Station, k int) floa
 	}
 	return rec(slices.Clone(tr.reach), 0, k, 0)
 }
+
+// A unit reaches exactly the cells whose centres lie within its reach radius by the
+// great-circle distance (city.DistanceM), up to a metre for rounding.
+func TestReachableMatchesDistance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, at := range []time.Time{noon, rush} {
+		tr := NewTracker(cells, model, at)
+		if tr.radius <= 0 {
+			t.Fatalf("the default model should give a reach radius at %s", at)
+		}
+		for range 200 {
+			p := randomPoint(rng)
+			got := map[int32]bool{}
+			for _, i := range tr.reachable(p, nil) {
+				got[i] = true
+			}
+			for i, c := range cells {
+				d := city.DistanceM(p, c.Center)
+				if math.Abs(d-tr.radius) < 1 {
+					continue
+				}
+				if want := d <= tr.radius; got[int32(i)] != want {
+					t.Fatalf("unit at %v, cell %s at %.1f m, radius %.1f m: reached %v, want %v", p, c.ID, d, tr.radius, got[int32(i)], want)
+				}
+			}
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // A Tracker is not safe for concurrent use.
 type Tracker struct {
 	cells  []Cell
-	ctr    []hloc // cell centres, ready for the haversine
+	ctr    []city.Sphere // cell centres on the unit sphere, for the haversine without trigonometry
 	index  map[h3.Cell]int32
 	res    int
 	model  city.TravelModel
@@ -42,10 +42,10 @@ type tracked struct {
 func NewTracker(cells []Cell, m city.TravelModel, at time.Time) *Tracker {
 	t := &Tracker{cells: cells, index: make(map[h3.Cell]int32, len(cells)), model: m,
 		reach: make([]int32, len(cells)), units: map[string]*tracked{}, disks: map[h3.Cell][]int32{},
-		ctr: make([]hloc, len(cells))}
+		ctr: make([]city.Sphere, len(cells))}
 	minEdge := math.Inf(1)
 	for i, c := range cells {
-		t.ctr[i] = hlocOf(c.Center)
+		t.ctr[i] = c.Center.OnSphere()
 		t.index[c.ID] = int32(i)
 		t.res = c.ID.Resolution()
 		if i%97 == 0 { // a sample of the area's cells for the edge bound
@@ -157,48 +157,28 @@ func (t *Tracker) apply(cells []int32, delta int32) {
 }
 
 // reachable appends the indexes of the area cells whose centres a unit at p reaches. With a
-// linear model the reach is a circle, compared as a haversine (no arcsine, no square root,
-// the centres' cosines precomputed); otherwise every cell within 5 km gets its ETA.
+// linear model the reach is a circle, compared as a haversine on the unit sphere (city.Hav:
+// no trigonometry per cell, which was most of a unit's move at 100,000 pings a second);
+// otherwise every cell within 5 km gets its ETA.
 func (t *Tracker) reachable(p city.Point, out []int32) []int32 {
 	origin := h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), t.res)
-	q := hlocOf(p)
+	q := p.OnSphere()
 	if t.radius > 0 {
-		lim := havOf(t.radius)
+		lim := city.MToHav(t.radius)
 		for _, i := range t.disk(origin) {
-			if hav(&q, &t.ctr[i]) <= lim {
+			if city.Hav(&q, &t.ctr[i]) <= lim {
 				out = append(out, i)
 			}
 		}
 		return out
 	}
-	lim := havOf(StandardRadiusM)
+	lim := city.MToHav(StandardRadiusM)
 	for _, i := range t.disk(origin) {
-		if hav(&q, &t.ctr[i]) <= lim && city.ETA(t.model, p, t.cells[i].Center, t.at, 1) <= StandardETA {
+		if city.Hav(&q, &t.ctr[i]) <= lim && city.ETA(t.model, p, t.cells[i].Center, t.at, 1) <= StandardETA {
 			out = append(out, i)
 		}
 	}
 	return out
-}
-
-// hloc is a position with the haversine's terms precomputed.
-type hloc struct{ la, lo, cosLa float64 }
-
-func hlocOf(p city.Point) hloc {
-	la := p.Lat * math.Pi / 180
-	return hloc{la: la, lo: p.Lng * math.Pi / 180, cosLa: math.Cos(la)}
-}
-
-// hav is the haversine of the central angle between a and b; it grows with the distance.
-func hav(a, b *hloc) float64 {
-	sLa := math.Sin((b.la - a.la) / 2)
-	sLo := math.Sin((b.lo - a.lo) / 2)
-	return sLa*sLa + a.cosLa*b.cosLa*sLo*sLo
-}
-
-// havOf is the haversine of the central angle of a distance in metres.
-func havOf(m float64) float64 {
-	s := math.Sin(m / (2 * city.EarthRadiusM))
-	return s * s
 }
 
 // disk returns the area cells around an origin cell that a point in it may reach: the rings
