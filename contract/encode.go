@@ -2,14 +2,17 @@ package contract
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"strconv"
 	"time"
 )
 
-// The two messages the dispatcher publishes for every decision — an assignment and its
-// incident events — are encoded by hand: encoding/json walks each struct by reflection and
-// then checks and compacts its own output, which cost more than the rest of turning a
-// decision into its records. The bytes are exactly those of json.Marshal
+// The messages sent at the highest rates — the assignment and incident events the dispatcher
+// publishes for every decision, and unit pings (which the load test and simulated crews
+// write) — are encoded by hand: encoding/json walks each struct by reflection and then
+// checks and compacts its own output, which cost more than the rest of turning a decision
+// into its records. The bytes are exactly those of json.Marshal
 // (TestAppendJSONMatchesEncodingJSON and FuzzAppendJSON compare them), so consumers see no
 // difference.
 
@@ -65,6 +68,60 @@ func (e *IncidentEvent) AppendJSON(b []byte) ([]byte, error) {
 		b = appendString(b, e.Reason)
 	}
 	return append(b, '}'), nil
+}
+
+// AppendJSON appends the ping as json.Marshal encodes it.
+func (p *UnitPing) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"unit_id":`...)
+	b = appendString(b, p.UnitID)
+	b = append(b, `,"at":`...)
+	b, err := appendTime(b, p.At)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"lat":`...)
+	if b, err = appendFloat(b, p.Lat); err != nil {
+		return b, err
+	}
+	b = append(b, `,"lng":`...)
+	if b, err = appendFloat(b, p.Lng); err != nil {
+		return b, err
+	}
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(p.Status))
+	if p.Kind != "" {
+		b = append(b, `,"kind":`...)
+		b = appendString(b, string(p.Kind))
+	}
+	if p.StationID != "" {
+		b = append(b, `,"station_id":`...)
+		b = appendString(b, p.StationID)
+	}
+	return append(b, '}'), nil
+}
+
+// errFloat is appendFloat's error: JSON has no infinities and no NaN.
+var errFloat = errors.New("json: unsupported value: an infinite or NaN float")
+
+// appendFloat appends f as encoding/json writes a float64: the shortest decimal that reads
+// back as f, in exponent form below 1e-6 and from 1e21 up, with a one-digit negative
+// exponent written as e-7, not e-07.
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, errFloat
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
 
 // appendString appends s as a JSON string. Ids, states and reasons are printable ASCII with

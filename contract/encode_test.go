@@ -3,6 +3,7 @@ package contract
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 )
@@ -45,6 +46,20 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestPingAppendJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 5, time.UTC)
+	for _, p := range []UnitPing{
+		{UnitID: "U-1", At: at, Lat: 30.5928, Lng: 114.3055, Status: StatusAvailable},
+		{UnitID: "U-2", At: at, Lat: -0.0000001, Lng: 1e21, Status: StatusOnScene, Kind: KindALS, StationID: "S-07"},
+		{UnitID: "U-3", At: at, Lat: 1e-7, Lng: -123456789.125, Status: "weird<>"},
+		{UnitID: "U-4", At: at, Lat: math.NaN(), Status: StatusAvailable},   // both fail
+		{UnitID: "U-5", At: at, Lng: math.Inf(-1), Status: StatusAvailable}, // both fail
+		{UnitID: "U-6", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},   // both fail
+	} {
+		sameAsMarshal(t, &p)
+	}
+}
+
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("C-1", "U-7", "H-03", "nearest", int64(1795860000123456789), 412, 3120, true, 8*3600)
 	f.Add(`"\<>&`, "江汉", "", "\u2028\xff", int64(-1), -5, 0, false, -3600)
@@ -55,6 +70,9 @@ func FuzzAppendJSON(f *testing.F) {
 		sameAsMarshal(t, &a)
 		e := IncidentEvent{CallID: call, At: at, Type: reason, State: hosp, UnitID: unit, Seq: eta, Reason: reason}
 		sameAsMarshal(t, &e)
+		lat, lng := float64(ns)/float64(int64(1)<<uint(offset&63)), float64(eta)*math.Pow(10, float64(dist%40))
+		p := UnitPing{UnitID: unit, At: at, Lat: lat, Lng: lng, Status: UnitStatus(reason), Kind: UnitKind(hosp), StationID: call}
+		sameAsMarshal(t, &p)
 	})
 }
 
