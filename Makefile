@@ -34,10 +34,10 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-## fuzz: run each decoder's fuzzer for FUZZTIME (default 30s)
+## fuzz: run each decoder's and encoder's fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	for f in FuzzDecodeCall FuzzDecodeUnitPing FuzzDecodeCapacityReport; do \
+	for f in FuzzDecodeCall FuzzDecodeUnitPing FuzzDecodeCapacityReport FuzzFlatAgreesWithEncodingJSON FuzzAppendJSON; do \
 		$(GO) test ./contract -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 	$(GO) test ./loadtest -run '^$$' -fuzz '^FuzzReadReplay$$' -fuzztime $(FUZZTIME)
 

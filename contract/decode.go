@@ -64,11 +64,8 @@ type wirePing struct {
 }
 
 func unmarshal(b []byte, v any) error {
-	if len(b) == 0 {
-		return invalid("", "empty message")
-	}
-	if len(b) > MaxMessageBytes {
-		return invalid("", "message of %d bytes is over the %d-byte limit", len(b), MaxMessageBytes)
+	if err := checkSize(b); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return invalid("", "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
@@ -76,13 +73,29 @@ func unmarshal(b []byte, v any) error {
 	return nil
 }
 
+func checkSize(b []byte) error {
+	if len(b) == 0 {
+		return invalid("", "empty message")
+	}
+	if len(b) > MaxMessageBytes {
+		return invalid("", "message of %d bytes is over the %d-byte limit", len(b), MaxMessageBytes)
+	}
+	return nil
+}
+
 // DecodeCall decodes and validates one ems.calls value. A missing received_at is left zero
 // for the caller to fill from the record's timestamp; a missing category is "other"; a
 // missing infectious flag is false. Everything else that is missing or wrong is an error.
-func DecodeCall(b []byte) (Call, error) {
+func DecodeCall(b []byte) (Call, error) { return decodeCall(b, true) }
+
+// decodeCall is DecodeCall; flat false skips the fast path (for the benchmark's peer).
+func decodeCall(b []byte, flat bool) (Call, error) {
 	var w wireCall
-	if err := unmarshal(b, &w); err != nil {
-		return Call{}, err
+	if !flat || checkSize(b) != nil || !w.fill(b) { // the fast path (flat.go), else encoding/json
+		w = wireCall{}
+		if err := unmarshal(b, &w); err != nil {
+			return Call{}, err
+		}
 	}
 	var c Call
 	if w.CallID == nil {
@@ -128,10 +141,16 @@ func DecodeCall(b []byte) (Call, error) {
 // DecodeUnitPing decodes and validates one ems.units value. A missing "at" is left zero for the
 // caller to fill from the record's timestamp; kind and station_id are optional (a unit the
 // service does not know yet must carry its kind).
-func DecodeUnitPing(b []byte) (UnitPing, error) {
+func DecodeUnitPing(b []byte) (UnitPing, error) { return decodeUnitPing(b, true) }
+
+// decodeUnitPing is DecodeUnitPing; flat false skips the fast path (for the benchmark's peer).
+func decodeUnitPing(b []byte, flat bool) (UnitPing, error) {
 	var w wirePing
-	if err := unmarshal(b, &w); err != nil {
-		return UnitPing{}, err
+	if !flat || checkSize(b) != nil || !w.fill(b) { // the fast path (flat.go), else encoding/json
+		w = wirePing{}
+		if err := unmarshal(b, &w); err != nil {
+			return UnitPing{}, err
+		}
 	}
 	var p UnitPing
 	if w.UnitID == nil {

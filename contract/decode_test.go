@@ -248,12 +248,30 @@ func FuzzDecodeCapacityReport(f *testing.F) {
 	})
 }
 
-func BenchmarkDecodeCall(b *testing.B) {
-	msg := []byte(goodCall)
-	b.SetBytes(int64(len(msg)))
-	for b.Loop() {
-		if _, err := DecodeCall(msg); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkDecode decodes a call and a ping by the fast path (flat.go) and, its peer, by
+// encoding/json alone.
+func BenchmarkDecode(b *testing.B) {
+	ping := []byte(`{"unit_id":"LT-U-004711","at":"2026-11-28T10:00:00.123456789Z","lat":30.59281234,"lng":114.30551234,"status":"available"}`)
+	for _, path := range []struct {
+		name string
+		flat bool
+	}{{"flat", true}, {"encoding-json", false}} {
+		b.Run("call/"+path.name, func(b *testing.B) {
+			msg := []byte(goodCall)
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				if _, err := decodeCall(msg, path.flat); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("ping/"+path.name, func(b *testing.B) {
+			b.SetBytes(int64(len(ping)))
+			for b.Loop() {
+				if _, err := decodeUnitPing(ping, path.flat); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
