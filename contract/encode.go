@@ -9,8 +9,8 @@ import (
 )
 
 // The messages sent at the highest rates — the assignment and incident events the dispatcher
-// publishes for every decision, and unit pings (which the load test and simulated crews
-// write) — are encoded by hand: encoding/json walks each struct by reflection and then
+// publishes for every decision, and the calls and pings the load test writes — are encoded
+// by hand: encoding/json walks each struct by reflection and then
 // checks and compacts its own output, which cost more than the rest of turning a decision
 // into its records. The bytes are exactly those of json.Marshal
 // (TestAppendJSONMatchesEncodingJSON and FuzzAppendJSON compare them), so consumers see no
@@ -66,6 +66,36 @@ func (e *IncidentEvent) AppendJSON(b []byte) ([]byte, error) {
 	if e.Reason != "" {
 		b = append(b, `,"reason":`...)
 		b = appendString(b, e.Reason)
+	}
+	return append(b, '}'), nil
+}
+
+// AppendJSON appends the call as json.Marshal encodes it.
+func (c *Call) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"call_id":`...)
+	b = appendString(b, c.CallID)
+	b = append(b, `,"received_at":`...)
+	b, err := appendTime(b, c.ReceivedAt)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"lat":`...)
+	if b, err = appendFloat(b, c.Lat); err != nil {
+		return b, err
+	}
+	b = append(b, `,"lng":`...)
+	if b, err = appendFloat(b, c.Lng); err != nil {
+		return b, err
+	}
+	b = append(b, `,"priority":`...)
+	b = strconv.AppendInt(b, int64(c.Priority), 10)
+	b = append(b, `,"category":`...)
+	b = appendString(b, string(c.Category))
+	b = append(b, `,"infectious":`...)
+	b = strconv.AppendBool(b, c.Infectious)
+	if c.Address != "" {
+		b = append(b, `,"address":`...)
+		b = appendString(b, c.Address)
 	}
 	return append(b, '}'), nil
 }

@@ -46,6 +46,17 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestCallAppendJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for _, c := range []Call{
+		{CallID: "LT-1", ReceivedAt: at, Lat: 30.5928, Lng: 114.3055, Priority: 1, Category: CategoryCardiac, Address: "江汉区解放大道1277号"},
+		{CallID: "LT-2", ReceivedAt: at, Lat: 30, Lng: 114, Priority: 4, Category: CategoryFever, Infectious: true},
+		{CallID: "LT-3", Lat: math.Inf(1), Priority: 2}, // both fail
+	} {
+		sameAsMarshal(t, &c)
+	}
+}
+
 func TestPingAppendJSONMatchesEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 0, 0, 5, time.UTC)
 	for _, p := range []UnitPing{
@@ -73,6 +84,8 @@ func FuzzAppendJSON(f *testing.F) {
 		lat, lng := float64(ns)/float64(int64(1)<<uint(offset&63)), float64(eta)*math.Pow(10, float64(dist%40))
 		p := UnitPing{UnitID: unit, At: at, Lat: lat, Lng: lng, Status: UnitStatus(reason), Kind: UnitKind(hosp), StationID: call}
 		sameAsMarshal(t, &p)
+		c := Call{CallID: call, ReceivedAt: at, Lat: lng, Lng: lat, Priority: dist, Category: Category(hosp), Infectious: within, Address: reason}
+		sameAsMarshal(t, &c)
 	})
 }
 

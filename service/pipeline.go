@@ -186,16 +186,18 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 		Assignments: make([]sql.AssignmentRow, 0, assigned)}
 	var out *outRow
 	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
-	// The messages' bytes share one buffer; each message keeps its own region of it (a
+	// The messages' keys and values share one buffer; each keeps its own region of it (a
 	// region already handed out stays valid when append moves the rest).
-	enc := make([]byte, 0, 200*(len(evs)+assigned))
+	enc := make([]byte, 0, 220*(len(evs)+assigned))
 	var err error
 	add := func(topic, key string, v []byte, b time.Time) {
 		if out == nil {
 			n := len(evs) + assigned
 			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
 		}
-		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: []byte(key), Value: v})
+		start := len(enc)
+		enc = append(enc, key...)
+		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: enc[start:len(enc):len(enc)], Value: v})
 		out.born = append(out.born, b)
 	}
 	for _, e := range evs {
