@@ -173,8 +173,11 @@ func flatString(v []byte) (*string, bool) {
 	return &s, true
 }
 
+// flatNumber reports whether a scanned value is a number (scanFlat checked its grammar).
+func flatNumber(v []byte) bool { return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') }
+
 func flatFloat(v []byte) (*float64, bool) {
-	if len(v) == 0 || v[0] == '"' || v[0] == 't' || v[0] == 'f' {
+	if !flatNumber(v) {
 		return nil, false
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
@@ -182,7 +185,7 @@ func flatFloat(v []byte) (*float64, bool) {
 }
 
 func flatInt(v []byte) (*int, bool) {
-	if len(v) == 0 || v[0] == '"' || v[0] == 't' || v[0] == 'f' {
+	if !flatNumber(v) {
 		return nil, false
 	}
 	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
