@@ -86,17 +86,30 @@ func checkSize(b []byte) error {
 // DecodeCall decodes and validates one ems.calls value. A missing received_at is left zero
 // for the caller to fill from the record's timestamp; a missing category is "other"; a
 // missing infectious flag is false. Everything else that is missing or wrong is an error.
-func DecodeCall(b []byte) (Call, error) { return decodeCall(b, true) }
-
-// decodeCall is DecodeCall; flat false skips the fast path (for the benchmark's peer).
-func decodeCall(b []byte, flat bool) (Call, error) {
-	var w wireCall
-	if !flat || checkSize(b) != nil || !w.fill(b) { // the fast path (flat.go), else encoding/json
-		w = wireCall{}
-		if err := unmarshal(b, &w); err != nil {
-			return Call{}, err
-		}
+func DecodeCall(b []byte) (Call, error) {
+	w, err := decodeWire[wireCall](b)
+	if err != nil {
+		return Call{}, err
 	}
+	return w.call()
+}
+
+// decodeWire reads a message into its wire form: by the fast path (flat.go) when it takes
+// the message, else by encoding/json. Both give the same wire form and the same errors.
+func decodeWire[W any, P interface {
+	*W
+	fill([]byte) bool
+}](b []byte) (W, error) {
+	var w W
+	if checkSize(b) == nil && P(&w).fill(b) {
+		return w, nil
+	}
+	var slow W // not w, which fill may have half set
+	return slow, unmarshal(b, &slow)
+}
+
+// call validates a decoded call.
+func (w *wireCall) call() (Call, error) {
 	var c Call
 	if w.CallID == nil {
 		return Call{}, invalid("call_id", "missing")
@@ -141,17 +154,16 @@ func decodeCall(b []byte, flat bool) (Call, error) {
 // DecodeUnitPing decodes and validates one ems.units value. A missing "at" is left zero for the
 // caller to fill from the record's timestamp; kind and station_id are optional (a unit the
 // service does not know yet must carry its kind).
-func DecodeUnitPing(b []byte) (UnitPing, error) { return decodeUnitPing(b, true) }
-
-// decodeUnitPing is DecodeUnitPing; flat false skips the fast path (for the benchmark's peer).
-func decodeUnitPing(b []byte, flat bool) (UnitPing, error) {
-	var w wirePing
-	if !flat || checkSize(b) != nil || !w.fill(b) { // the fast path (flat.go), else encoding/json
-		w = wirePing{}
-		if err := unmarshal(b, &w); err != nil {
-			return UnitPing{}, err
-		}
+func DecodeUnitPing(b []byte) (UnitPing, error) {
+	w, err := decodeWire[wirePing](b)
+	if err != nil {
+		return UnitPing{}, err
 	}
+	return w.ping()
+}
+
+// ping validates a decoded ping.
+func (w *wirePing) ping() (UnitPing, error) {
 	var p UnitPing
 	if w.UnitID == nil {
 		return UnitPing{}, invalid("unit_id", "missing")

@@ -248,30 +248,38 @@ func FuzzDecodeCapacityReport(f *testing.F) {
 	})
 }
 
-// BenchmarkDecode decodes a call and a ping by the fast path (flat.go) and, its peer, by
-// encoding/json alone.
+// BenchmarkDecode decodes and validates a call and a ping as DecodeCall and DecodeUnitPing
+// do (the fast path, flat.go) and, its peer, with encoding/json alone before the same
+// validation.
 func BenchmarkDecode(b *testing.B) {
 	ping := []byte(`{"unit_id":"LT-U-004711","at":"2026-11-28T10:00:00.123456789Z","lat":30.59281234,"lng":114.30551234,"status":"available"}`)
-	for _, path := range []struct {
-		name string
-		flat bool
-	}{{"flat", true}, {"encoding-json", false}} {
-		b.Run("call/"+path.name, func(b *testing.B) {
-			msg := []byte(goodCall)
+	call := []byte(goodCall)
+	run := func(name string, msg []byte, decode func([]byte) error) {
+		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			for b.Loop() {
-				if _, err := decodeCall(msg, path.flat); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run("ping/"+path.name, func(b *testing.B) {
-			b.SetBytes(int64(len(ping)))
-			for b.Loop() {
-				if _, err := decodeUnitPing(ping, path.flat); err != nil {
+				if err := decode(msg); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+	run("call/flat", call, func(m []byte) error { _, err := DecodeCall(m); return err })
+	run("ping/flat", ping, func(m []byte) error { _, err := DecodeUnitPing(m); return err })
+	run("call/encoding-json", call, func(m []byte) error {
+		var w wireCall
+		if err := unmarshal(m, &w); err != nil {
+			return err
+		}
+		_, err := w.call()
+		return err
+	})
+	run("ping/encoding-json", ping, func(m []byte) error {
+		var w wirePing
+		if err := unmarshal(m, &w); err != nil {
+			return err
+		}
+		_, err := w.ping()
+		return err
+	})
 }

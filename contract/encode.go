@@ -18,116 +18,129 @@ import (
 
 // AppendJSON appends the assignment as json.Marshal encodes it.
 func (a *Assignment) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"call_id":`...)
-	b = appendString(b, a.CallID)
-	b = append(b, `,"unit_id":`...)
-	b = appendString(b, a.UnitID)
-	b = append(b, `,"decided_at":`...)
-	b, err := appendTime(b, a.DecidedAt)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"eta_s":`...)
-	b = strconv.AppendInt(b, int64(a.ETAS), 10)
-	b = append(b, `,"distance_m":`...)
-	b = strconv.AppendInt(b, int64(a.DistanceM), 10)
-	b = append(b, `,"within_standard":`...)
-	b = strconv.AppendBool(b, a.WithinStandard)
-	if a.HospitalID != "" {
-		b = append(b, `,"hospital_id":`...)
-		b = appendString(b, a.HospitalID)
-	}
-	b = append(b, `,"reason":`...)
-	b = appendString(b, a.Reason)
-	return append(b, '}'), nil
+	o := object(b)
+	o.str("call_id", a.CallID)
+	o.str("unit_id", a.UnitID)
+	o.time("decided_at", a.DecidedAt)
+	o.int("eta_s", a.ETAS)
+	o.int("distance_m", a.DistanceM)
+	o.bool("within_standard", a.WithinStandard)
+	o.strOmit("hospital_id", a.HospitalID)
+	o.str("reason", a.Reason)
+	return o.end()
 }
 
 // AppendJSON appends the event as json.Marshal encodes it.
 func (e *IncidentEvent) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"call_id":`...)
-	b = appendString(b, e.CallID)
-	b = append(b, `,"at":`...)
-	b, err := appendTime(b, e.At)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
-	b = append(b, `,"state":`...)
-	b = appendString(b, e.State)
-	if e.UnitID != "" {
-		b = append(b, `,"unit_id":`...)
-		b = appendString(b, e.UnitID)
-	}
+	o := object(b)
+	o.str("call_id", e.CallID)
+	o.time("at", e.At)
+	o.str("type", e.Type)
+	o.str("state", e.State)
+	o.strOmit("unit_id", e.UnitID)
 	if e.Seq != 0 {
-		b = append(b, `,"seq":`...)
-		b = strconv.AppendInt(b, int64(e.Seq), 10)
+		o.int("seq", e.Seq)
 	}
-	if e.Reason != "" {
-		b = append(b, `,"reason":`...)
-		b = appendString(b, e.Reason)
-	}
-	return append(b, '}'), nil
+	o.strOmit("reason", e.Reason)
+	return o.end()
 }
 
 // AppendJSON appends the call as json.Marshal encodes it.
 func (c *Call) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"call_id":`...)
-	b = appendString(b, c.CallID)
-	b = append(b, `,"received_at":`...)
-	b, err := appendTime(b, c.ReceivedAt)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"lat":`...)
-	if b, err = appendFloat(b, c.Lat); err != nil {
-		return b, err
-	}
-	b = append(b, `,"lng":`...)
-	if b, err = appendFloat(b, c.Lng); err != nil {
-		return b, err
-	}
-	b = append(b, `,"priority":`...)
-	b = strconv.AppendInt(b, int64(c.Priority), 10)
-	b = append(b, `,"category":`...)
-	b = appendString(b, string(c.Category))
-	b = append(b, `,"infectious":`...)
-	b = strconv.AppendBool(b, c.Infectious)
-	if c.Address != "" {
-		b = append(b, `,"address":`...)
-		b = appendString(b, c.Address)
-	}
-	return append(b, '}'), nil
+	o := object(b)
+	o.str("call_id", c.CallID)
+	o.time("received_at", c.ReceivedAt)
+	o.float("lat", c.Lat)
+	o.float("lng", c.Lng)
+	o.int("priority", c.Priority)
+	o.str("category", string(c.Category))
+	o.bool("infectious", c.Infectious)
+	o.strOmit("address", c.Address)
+	return o.end()
 }
 
 // AppendJSON appends the ping as json.Marshal encodes it.
 func (p *UnitPing) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"unit_id":`...)
-	b = appendString(b, p.UnitID)
-	b = append(b, `,"at":`...)
-	b, err := appendTime(b, p.At)
-	if err != nil {
-		return b, err
+	o := object(b)
+	o.str("unit_id", p.UnitID)
+	o.time("at", p.At)
+	o.float("lat", p.Lat)
+	o.float("lng", p.Lng)
+	o.str("status", string(p.Status))
+	o.strOmit("kind", string(p.Kind))
+	o.strOmit("station_id", p.StationID)
+	return o.end()
+}
+
+// objectWriter appends one JSON object, member by member in the order written (as
+// encoding/json writes a struct's fields); the first error stops the writing and end
+// returns it.
+type objectWriter struct {
+	b     []byte
+	first bool
+	err   error
+}
+
+func object(b []byte) objectWriter { return objectWriter{b: append(b, '{'), first: true} }
+
+// key appends a member's name (the contract's names need no escaping) and says whether to
+// go on.
+func (o *objectWriter) key(k string) bool {
+	if o.err != nil {
+		return false
 	}
-	b = append(b, `,"lat":`...)
-	if b, err = appendFloat(b, p.Lat); err != nil {
-		return b, err
+	if !o.first {
+		o.b = append(o.b, ',')
 	}
-	b = append(b, `,"lng":`...)
-	if b, err = appendFloat(b, p.Lng); err != nil {
-		return b, err
+	o.first = false
+	o.b = append(o.b, '"')
+	o.b = append(o.b, k...)
+	o.b = append(o.b, '"', ':')
+	return true
+}
+
+func (o *objectWriter) str(k, v string) {
+	if o.key(k) {
+		o.b = appendString(o.b, v)
 	}
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(p.Status))
-	if p.Kind != "" {
-		b = append(b, `,"kind":`...)
-		b = appendString(b, string(p.Kind))
+}
+
+// strOmit is str for a field tagged omitempty.
+func (o *objectWriter) strOmit(k, v string) {
+	if v != "" {
+		o.str(k, v)
 	}
-	if p.StationID != "" {
-		b = append(b, `,"station_id":`...)
-		b = appendString(b, p.StationID)
+}
+
+func (o *objectWriter) int(k string, v int) {
+	if o.key(k) {
+		o.b = strconv.AppendInt(o.b, int64(v), 10)
 	}
-	return append(b, '}'), nil
+}
+
+func (o *objectWriter) bool(k string, v bool) {
+	if o.key(k) {
+		o.b = strconv.AppendBool(o.b, v)
+	}
+}
+
+func (o *objectWriter) float(k string, v float64) {
+	if o.key(k) {
+		o.b, o.err = appendFloat(o.b, v)
+	}
+}
+
+func (o *objectWriter) time(k string, t time.Time) {
+	if o.key(k) {
+		o.b, o.err = appendTime(o.b, t)
+	}
+}
+
+func (o *objectWriter) end() ([]byte, error) {
+	if o.err != nil {
+		return o.b, o.err
+	}
+	return append(o.b, '}'), nil
 }
 
 // errFloat is appendFloat's error: JSON has no infinities and no NaN.

@@ -9,8 +9,8 @@ import (
 // A fast path for the two messages that arrive by the thousand each second: calls and unit
 // pings. Nearly all are one flat JSON object — plain strings, numbers and booleans under
 // the field names exactly as the contract spells them — and encoding/json's reflection was a
-// quarter of the ping path's CPU. scanFlat reads that shape; wire.fill takes the fields only
-// when each is a known name, given once, with the right JSON type and a value that parses.
+// quarter of the ping path's CPU. scanFlat reads that shape; fill takes it only when each
+// member is a known name, given once, with the right JSON type and a value that parses.
 // Anything else (escapes, nulls, nesting, unknown or differently cased names, duplicates,
 // malformed JSON, a value encoding/json would refuse) goes to encoding/json as before, so
 // the result, and every error, is the same: FuzzFlatAgreesWithEncodingJSON compares them.
@@ -162,150 +162,119 @@ func scanWord(b []byte, i int, w string) (int, bool) {
 	return i + len(w), true
 }
 
-// The typed readers of a flat value; each fails where encoding/json would not give the
-// same value without error, and the caller then takes the slow path.
-
-func flatString(v []byte) (*string, bool) {
-	if len(v) < 2 || v[0] != '"' {
-		return nil, false
+// eachFlat scans b (scanFlat) and hands each member to set, which stores it and reports
+// whether it could; false, from the scan or from any member, leaves b to encoding/json.
+func eachFlat(b []byte, set func(key, val []byte) bool) bool {
+	var fs [maxFlatFields]flatField
+	n, ok := scanFlat(b, &fs)
+	if !ok {
+		return false
 	}
-	s := string(v[1 : len(v)-1])
-	return &s, true
+	for _, f := range fs[:n] {
+		if !set(f.key, f.val) {
+			return false
+		}
+	}
+	return true
 }
 
-// flatNumber reports whether a scanned value is a number (scanFlat checked its grammar).
-func flatNumber(v []byte) bool { return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') }
+// The setters of a wire field from a flat value. Each stores only into a field not set yet
+// (a second member of the same name is left to encoding/json, which keeps the last) and only
+// a value that encoding/json would read the same, without error.
 
-func flatFloat(v []byte) (*float64, bool) {
-	if !flatNumber(v) {
-		return nil, false
+func setString[S ~string](dst **S, v []byte) bool {
+	if *dst != nil || len(v) < 2 || v[0] != '"' {
+		return false
+	}
+	s := S(v[1 : len(v)-1])
+	*dst = &s
+	return true
+}
+
+// isNumber reports whether a scanned value is a number (scanFlat checked its grammar).
+func isNumber(v []byte) bool { return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') }
+
+func setFloat(dst **float64, v []byte) bool {
+	if *dst != nil || !isNumber(v) {
+		return false
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
-	return &f, err == nil
+	*dst = &f
+	return err == nil
 }
 
-func flatInt(v []byte) (*int, bool) {
-	if !flatNumber(v) {
-		return nil, false
+func setInt(dst **int, v []byte) bool {
+	if *dst != nil || !isNumber(v) {
+		return false
 	}
 	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
 	i := int(n)
-	return &i, err == nil
+	*dst = &i
+	return err == nil
 }
 
-func flatBool(v []byte) (*bool, bool) {
-	if len(v) == 0 || (v[0] != 't' && v[0] != 'f') {
-		return nil, false
+func setBool(dst **bool, v []byte) bool {
+	if *dst != nil || len(v) == 0 || (v[0] != 't' && v[0] != 'f') {
+		return false
 	}
 	t := v[0] == 't'
-	return &t, true
+	*dst = &t
+	return true
 }
 
-func flatTime(v []byte) (*time.Time, bool) {
-	if len(v) == 0 || v[0] != '"' {
-		return nil, false
+func setTime(dst **time.Time, v []byte) bool {
+	if *dst != nil || len(v) == 0 || v[0] != '"' {
+		return false
 	}
 	var t time.Time
-	return &t, t.UnmarshalJSON(v) == nil
+	*dst = &t
+	return t.UnmarshalJSON(v) == nil
 }
 
-// fill sets w from a flat call; false leaves w to encoding/json.
+// fill sets w from a flat call; false leaves the call to encoding/json.
 func (w *wireCall) fill(b []byte) bool {
-	var fs [maxFlatFields]flatField
-	n, ok := scanFlat(b, &fs)
-	if !ok {
-		return false
-	}
-	var seen uint16
-	for _, f := range fs[:n] {
-		var bit uint16
-		switch string(f.key) {
+	return eachFlat(b, func(key, v []byte) bool {
+		switch string(key) {
 		case "call_id":
-			bit = 1 << 0
-			w.CallID, ok = flatString(f.val)
+			return setString(&w.CallID, v)
 		case "received_at":
-			bit = 1 << 1
-			w.ReceivedAt, ok = flatTime(f.val)
+			return setTime(&w.ReceivedAt, v)
 		case "lat":
-			bit = 1 << 2
-			w.Lat, ok = flatFloat(f.val)
+			return setFloat(&w.Lat, v)
 		case "lng":
-			bit = 1 << 3
-			w.Lng, ok = flatFloat(f.val)
+			return setFloat(&w.Lng, v)
 		case "priority":
-			bit = 1 << 4
-			w.Priority, ok = flatInt(f.val)
+			return setInt(&w.Priority, v)
 		case "category":
-			bit = 1 << 5
-			var s *string
-			s, ok = flatString(f.val)
-			if ok {
-				c := Category(*s)
-				w.Category = &c
-			}
+			return setString(&w.Category, v)
 		case "infectious":
-			bit = 1 << 6
-			w.Infectious, ok = flatBool(f.val)
+			return setBool(&w.Infectious, v)
 		case "address":
-			bit = 1 << 7
-			w.Address, ok = flatString(f.val)
-		default:
-			return false
+			return setString(&w.Address, v)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
-	return true
+		return false
+	})
 }
 
-// fill sets w from a flat ping; false leaves w to encoding/json.
+// fill sets w from a flat ping; false leaves the ping to encoding/json.
 func (w *wirePing) fill(b []byte) bool {
-	var fs [maxFlatFields]flatField
-	n, ok := scanFlat(b, &fs)
-	if !ok {
-		return false
-	}
-	var seen uint16
-	for _, f := range fs[:n] {
-		var bit uint16
-		var s *string
-		switch string(f.key) {
+	return eachFlat(b, func(key, v []byte) bool {
+		switch string(key) {
 		case "unit_id":
-			bit = 1 << 0
-			w.UnitID, ok = flatString(f.val)
+			return setString(&w.UnitID, v)
 		case "at":
-			bit = 1 << 1
-			w.At, ok = flatTime(f.val)
+			return setTime(&w.At, v)
 		case "lat":
-			bit = 1 << 2
-			w.Lat, ok = flatFloat(f.val)
+			return setFloat(&w.Lat, v)
 		case "lng":
-			bit = 1 << 3
-			w.Lng, ok = flatFloat(f.val)
+			return setFloat(&w.Lng, v)
 		case "status":
-			bit = 1 << 4
-			if s, ok = flatString(f.val); ok {
-				st := UnitStatus(*s)
-				w.Status = &st
-			}
+			return setString(&w.Status, v)
 		case "kind":
-			bit = 1 << 5
-			if s, ok = flatString(f.val); ok {
-				k := UnitKind(*s)
-				w.Kind = &k
-			}
+			return setString(&w.Kind, v)
 		case "station_id":
-			bit = 1 << 6
-			w.StationID, ok = flatString(f.val)
-		default:
-			return false
+			return setString(&w.StationID, v)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
-	return true
+		return false
+	})
 }
