@@ -147,8 +147,12 @@ func (s *Service) runCoverage(ctx context.Context) error {
 		s.cov.flush(now)
 		if now.Sub(lastSnap) >= s.cfg.CoverageSnapshotEvery {
 			lastSnap = now
-			if err := s.snapshotCoverage(ctx, now); err != nil && ctx.Err() == nil {
-				s.log.Warn("coverage snapshot", "err", err)
+			if err := s.snapshotCoverage(ctx, now); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("coverage snapshot", "err", err)
+				}
+			} else {
+				s.metrics.snapshots.Inc()
 			}
 		}
 		if now.Sub(lastAdvice) >= time.Minute {

@@ -920,6 +920,14 @@ func TestCoverage(t *testing.T) {
 	if snaps < 2 || latest != len(feats) || covered < 50 {
 		t.Fatalf("snapshots %d, latest map %d cells covering %.1f%%", snaps, latest, covered)
 	}
+	// The service counts the snapshots it stored (the load test waits for the first).
+	deadline = time.Now().Add(5 * time.Second)
+	for r.svc.CoverageSnapshots() < int64(snaps) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := r.svc.CoverageSnapshots(); got < int64(snaps) {
+		t.Fatalf("the service counts %d coverage snapshots; the record holds %d", got, snaps)
+	}
 	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM v_response_by_district WHERE calls > 0`).Scan(&districts); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type metrics struct {
 	published    prometheus.Counter
 	lag          *prometheus.GaugeVec
 	capacity     *prometheus.CounterVec
+	snapshots    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -55,13 +56,15 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 1.25, 50)}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "ems_published_total",
 			Help: "Messages published from the outbox."}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "ems_coverage_snapshots_total",
+			Help: "Coverage snapshots stored in PostgreSQL."}),
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ems_consumer_lag",
 		Help: "Messages on the topic not yet handled, as of the last batch."}, []string{"topic"})
 	m.capacity = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ems_capacity_reports_total",
 		Help: "Hospital capacity reports by outcome: accepted, duplicate, rejected."}, []string{"outcome"})
 	m.reg.MustRegister(m.calls, m.assigned, m.queuedEvents, m.withinStd, m.closed, m.rejected, m.pings,
-		m.stalePings, m.latency, m.published, m.lag, m.capacity)
+		m.stalePings, m.latency, m.published, m.lag, m.capacity, m.snapshots)
 	return m
 }
 

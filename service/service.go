@@ -375,6 +375,10 @@ func (s *Service) PingsApplied() int64 {
 	return int64(counterValue(s.metrics.pings) + counterValue(s.metrics.stalePings))
 }
 
+// CoverageSnapshots counts the coverage snapshots stored since Run started: the first comes a
+// second after the start, then one every CoverageSnapshotEvery.
+func (s *Service) CoverageSnapshots() int64 { return int64(counterValue(s.metrics.snapshots)) }
+
 // HTTPAddr is the address the HTTP server listens on, once Run has started it.
 func (s *Service) HTTPAddr() string {
 	if p := s.httpAddr.Load(); p != nil {
