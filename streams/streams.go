@@ -102,6 +102,9 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 	}
 }
 
+// segmentBytes is the embedded broker's log segment size.
+const segmentBytes = 1 << 20
+
 // Broker is the embedded Kafka-protocol broker.
 type Broker struct {
 	c *kfake.Cluster
@@ -129,6 +132,12 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 		// Consumer-group members of a stopped service leave the group explicitly; a short floor
 		// only matters for tests that kill readers.
 		kfake.GroupMinSessionTimeout(time.Second),
+		// kfake keeps each partition's log in memory files that double when full. With its
+		// 100 MiB segments, a busy topic's file went from 64 to 128 MiB in one allocation on the
+		// broker's only request loop: tens of milliseconds of copying and page faults during
+		// which no request was served, and often the start of a GC. 1 MiB segments cap each
+		// growth at 1 MiB.
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker on %s: %w", listen, err)

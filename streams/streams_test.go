@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +174,46 @@ func TestDeadLetterKeepsOriginalBytes(t *testing.T) {
 	if dl.Topic != contract.TopicCalls || dl.Partition != 2 || dl.Offset != 41 || dl.Error != "invalid JSON" ||
 		string(dl.ValueBase64) != string(orig) || string(m.Key) != "k" {
 		t.Fatalf("dead letter = %+v", dl)
+	}
+}
+
+// The embedded broker's log is cut into small segments (see segmentBytes); a consumer reads a
+// topic of several segments back whole and in order.
+func TestLogAcrossSegmentsReadsBackWhole(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(b.Addrs()...)}
+	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeBroker, ResourceName: "0", ConfigNames: []string{"log.segment.bytes"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Resources) != 1 || len(resp.Resources[0].ConfigEntries) != 1 ||
+		resp.Resources[0].ConfigEntries[0].ConfigValue != fmt.Sprint(segmentBytes) {
+		t.Fatalf("the broker's log.segment.bytes: %+v", resp.Resources)
+	}
+	const n = 2500 // 2 KB each: five segments
+	pad := strings.Repeat("x", 2000)
+	w := NewWriter(b.Addrs(), contract.TopicEvents)
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, kafka.Message{Key: []byte("k"), Value: fmt.Appendf(nil, "%05d %s", i, pad)})
+		if len(msgs) == 100 {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	seen := consume(t, b.Addrs(), contract.TopicEvents, "g", n, nil)
+	if len(seen) != n {
+		t.Fatalf("read %d messages back, want %d", len(seen), n)
+	}
+	for i, v := range seen {
+		if want := fmt.Sprintf("%05d %s", i, pad); v != want {
+			t.Fatalf("message %d reads %.10q…", i, v)
+		}
 	}
 }
