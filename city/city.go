@@ -42,29 +42,40 @@ type District struct {
 	Boundary   json.RawMessage `json:"boundary"` // GeoJSON Polygon or MultiPolygon, WGS84
 
 	area *geom.MultiPolygon
+	box  [4]float64 // the boundary's bounds: min lng, min lat, max lng, max lat
+}
+
+func (d *District) setArea(area *geom.MultiPolygon) {
+	d.area = area
+	b := area.Bounds()
+	d.box = [4]float64{b.Min(0), b.Min(1), b.Max(0), b.Max(1)}
 }
 
 // Area is the district's boundary.
 func (d *District) Area() *geom.MultiPolygon { return d.area }
 
-// Contains reports whether p lies inside the district.
+// Contains reports whether p lies inside the district: inside a polygon's outer ring and none
+// of its holes. A point outside the boundary's bounds is answered without reading the rings,
+// and the rings are read in place (the load generator and the replay ask for every call).
 func (d *District) Contains(p Point) bool {
+	if p.Lng < d.box[0] || p.Lat < d.box[1] || p.Lng > d.box[2] || p.Lat > d.box[3] {
+		return false
+	}
 	c := geom.Coord{p.Lng, p.Lat}
-	for i := 0; i < d.area.NumPolygons(); i++ {
-		poly := d.area.Polygon(i)
-		if !xy.IsPointInRing(geom.XY, c, poly.LinearRing(0).FlatCoords()) {
+	flat, layout := d.area.FlatCoords(), d.area.Layout()
+	start := 0 // the polygon's first coordinate in flat
+	for _, ends := range d.area.Endss() {
+		if len(ends) == 0 {
 			continue
 		}
-		inHole := false
-		for j := 1; j < poly.NumLinearRings(); j++ {
-			if xy.IsPointInRing(geom.XY, c, poly.LinearRing(j).FlatCoords()) {
-				inHole = true
-				break
-			}
+		in := xy.IsPointInRing(layout, c, flat[start:ends[0]])
+		for j := 1; in && j < len(ends); j++ {
+			in = !xy.IsPointInRing(layout, c, flat[ends[j-1]:ends[j]])
 		}
-		if !inHole {
+		if in {
 			return true
 		}
+		start = ends[len(ends)-1]
 	}
 	return false
 }
@@ -160,12 +171,13 @@ func (c *City) init() error {
 		}
 		switch g := g.(type) {
 		case *geom.MultiPolygon:
-			d.area = g
+			d.setArea(g)
 		case *geom.Polygon:
-			d.area = geom.NewMultiPolygon(geom.XY)
-			if err := d.area.Push(g); err != nil {
+			mp := geom.NewMultiPolygon(geom.XY)
+			if err := mp.Push(g); err != nil {
 				errs = append(errs, fmt.Errorf("district %s boundary: %w", d.Code, err))
 			}
+			d.setArea(mp)
 		default:
 			errs = append(errs, fmt.Errorf("district %s boundary is a %T, want a (multi)polygon", d.Code, g))
 		}
@@ -246,5 +258,7 @@ func NewDistrict(code, name string, population int, central bool, area *geom.Mul
 	if err != nil {
 		return District{}, fmt.Errorf("district %s boundary: %w", code, err)
 	}
-	return District{Code: code, Name: name, Population: population, Central: central, Boundary: b, area: area}, nil
+	d := District{Code: code, Name: name, Population: population, Central: central, Boundary: b}
+	d.setArea(area)
+	return d, nil
 }

@@ -3,11 +3,15 @@ package city
 import (
 	"encoding/csv"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/xy"
 
 	"github.com/ems120/ems120/contract"
 	"github.com/ems120/ems120/internal/testenv"
@@ -136,5 +140,115 @@ func TestDefaultTravelModel(t *testing.T) {
 	}
 	if got := ETA(m, from, to, noon, 1) - m.Duration(from, to, noon, 1); got != time.Minute {
 		t.Errorf("turnout = %v, want 1m", got)
+	}
+}
+
+// containsByPolygons is District.Contains as it was written first: each polygon built with
+// go-geom, its outer ring and then its holes tested in turn.
+func containsByPolygons(d *District, p Point) bool {
+	c := geom.Coord{p.Lng, p.Lat}
+	for i := 0; i < d.area.NumPolygons(); i++ {
+		poly := d.area.Polygon(i)
+		if !xy.IsPointInRing(geom.XY, c, poly.LinearRing(0).FlatCoords()) {
+			continue
+		}
+		inHole := false
+		for j := 1; j < poly.NumLinearRings(); j++ {
+			if xy.IsPointInRing(geom.XY, c, poly.LinearRing(j).FlatCoords()) {
+				inHole = true
+			}
+		}
+		if !inHole {
+			return true
+		}
+	}
+	return false
+}
+
+// Contains reads the rings in place behind a bounds check; it answers as the polygons do, for
+// Wuhan's districts and for a district of two polygons, one with a hole.
+func TestContainsMatchesPolygons(t *testing.T) {
+	square := func(x0, y0, x1, y1 float64) []geom.Coord {
+		return []geom.Coord{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}
+	}
+	mp := geom.NewMultiPolygon(geom.XY).MustSetCoords([][][]geom.Coord{
+		{square(114.0, 30.0, 114.2, 30.2), square(114.05, 30.05, 114.15, 30.15)}, // a hole
+		{square(114.3, 30.3, 114.4, 30.4)},
+	})
+	holed, err := NewDistrict("T", "test", 1, false, mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		p    Point
+		want bool
+	}{{Point{30.02, 114.02}, true}, {Point{30.1, 114.1}, false}, {Point{30.35, 114.35}, true}, {Point{30.25, 114.25}, false}} {
+		if got := holed.Contains(p.p); got != p.want {
+			t.Errorf("%+v: Contains %v, want %v", p.p, got, p.want)
+		}
+	}
+	c := Wuhan()
+	ds := []*District{&holed}
+	for i := range c.Districts {
+		ds = append(ds, &c.Districts[i])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	inside := 0
+	for _, d := range ds {
+		b := d.area.Bounds()
+		// Points over the bounds and a margin around them, and points on the vertices.
+		w, h := b.Max(0)-b.Min(0), b.Max(1)-b.Min(1)
+		pts := make([]Point, 0, 3000)
+		for range 2000 {
+			pts = append(pts, Point{Lat: b.Min(1) - h/10 + rng.Float64()*h*1.2, Lng: b.Min(0) - w/10 + rng.Float64()*w*1.2})
+		}
+		flat := d.area.FlatCoords()
+		for i := 0; i+1 < len(flat) && len(pts) < cap(pts); i += 2 * max(1, len(flat)/2000) {
+			pts = append(pts, Point{Lat: flat[i+1], Lng: flat[i]})
+		}
+		for _, p := range pts {
+			got, want := d.Contains(p), containsByPolygons(d, p)
+			if got != want {
+				t.Fatalf("district %s, %+v: Contains %v, the polygons say %v", d.Code, p, got, want)
+			}
+			if got {
+				inside++
+			}
+		}
+	}
+	if inside == 0 {
+		t.Fatal("no point fell inside any district")
+	}
+}
+
+// BenchmarkContains: the district test as the load generator uses it (points drawn over the
+// city's districts), against the polygon-building version it replaced.
+func BenchmarkContains(b *testing.B) {
+	c := Wuhan()
+	rng := rand.New(rand.NewPCG(3, 4))
+	pts := make([]Point, 4096)
+	for i := range pts {
+		d := &c.Districts[rng.IntN(len(c.Districts))]
+		pts[i] = Point{Lat: d.box[1] + rng.Float64()*(d.box[3]-d.box[1]), Lng: d.box[0] + rng.Float64()*(d.box[2]-d.box[0])}
+	}
+	for _, impl := range []struct {
+		name string
+		f    func(*District, Point) bool
+	}{{"in-place", (*District).Contains}, {"polygons", containsByPolygons}} {
+		b.Run(impl.name, func(b *testing.B) {
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				p := pts[i%len(pts)]
+				for j := range c.Districts {
+					if impl.f(&c.Districts[j], p) {
+						n++
+						break
+					}
+				}
+			}
+			if n == 0 {
+				b.Fatal("no point inside a district")
+			}
+		})
 	}
 }

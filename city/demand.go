@@ -41,9 +41,9 @@ func (c *City) SamplePoint(d *District, rng *rand.Rand) Point {
 			}
 		}
 	}
-	b := d.area.Bounds()
+	b := &d.box
 	for {
-		p := Point{Lat: b.Min(1) + rng.Float64()*(b.Max(1)-b.Min(1)), Lng: b.Min(0) + rng.Float64()*(b.Max(0)-b.Min(0))}
+		p := Point{Lat: b[1] + rng.Float64()*(b[3]-b[1]), Lng: b[0] + rng.Float64()*(b[2]-b[0])}
 		if d.Contains(p) {
 			return p
 		}
