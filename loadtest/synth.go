@@ -42,6 +42,8 @@ type Generator struct {
 	prefix string
 	seq    int
 	cum    []float64 // cumulative population share by district
+	prio   []float64 // cumulative shares of the mix's priorities
+	cats   []float64 // … and of contract.Categories, in that order
 }
 
 // NewGenerator returns a generator for c. Call ids are "<prefix>-NNNNNN".
@@ -53,6 +55,12 @@ func NewGenerator(c *city.City, mix Mix, seed uint64, prefix string) *Generator 
 		acc += float64(d.Population) / total
 		g.cum = append(g.cum, acc)
 	}
+	g.prio = cumulative(mix.Priority[:])
+	weights := make([]float64, len(contract.Categories))
+	for i, k := range contract.Categories {
+		weights[i] = mix.Category[k]
+	}
+	g.cats = cumulative(weights)
 	return g
 }
 
@@ -74,15 +82,10 @@ func (g *Generator) Call(at time.Time) contract.Call {
 		ReceivedAt: at.UTC(),
 		Lat:        math.Round(p.Lat*1e6) / 1e6,
 		Lng:        math.Round(p.Lng*1e6) / 1e6,
-		Priority:   1 + g.pick(cumulative(g.mix.Priority[:])),
+		Priority:   1 + g.pick(g.prio),
 		Address:    d.Name + "（模拟呼叫）", // synthetic: a district, never a person's address
 	}
-	cats := contract.Categories
-	weights := make([]float64, len(cats))
-	for i, k := range cats {
-		weights[i] = g.mix.Category[k]
-	}
-	c.Category = cats[g.pick(cumulative(weights))]
+	c.Category = contract.Categories[g.pick(g.cats)]
 	if c.Category == contract.CategoryFever && g.rng.Float64() < g.mix.Infectious {
 		c.Infectious = true
 	}
