@@ -68,7 +68,14 @@ type live struct {
 	stop    func() error
 }
 
-func startLive(ctx context.Context, brokers []string, dsn string, c *city.City, cfg service.Config, log *slog.Logger) (*live, error) {
+// startLive starts ems120 on the broker and database given (embedded ones when empty) and
+// returns once it consumes and has stored its first coverage snapshot: that snapshot comes a
+// second after the start (13,534 rows for Wuhan, about half a second of PostgreSQL's CPU) and
+// the next one CoverageSnapshotEvery (10 minutes) later, so a measurement started before it
+// would have that start-up burst in its first second, where a steady day meets it once in
+// ten minutes.
+func startLive(ctx context.Context, brokers []string, dsn string, c *city.City, cfg service.Config, log *slog.Logger,
+	progress func(string, ...any)) (*live, error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -110,6 +117,7 @@ func startLive(ctx context.Context, brokers []string, dsn string, c *city.City, 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	waitFirstSnapshot(svc, 30*time.Second, progress)
 	return &live{brokers: brokers, svc: svc, stop: func() error {
 		cancel()
 		err := <-done
@@ -173,15 +181,10 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	progress := progressTo(cfg.Progress, "loadtest")
 	c := loadCity(cfg.City, cfg.Units, cfg.Seed)
 	progress("starting ems120 with %d units", len(c.Fleet))
-	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, service.Config{AckTimeout: -1, MaxBatch: 2000}, cfg.Logger)
+	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, service.Config{AckTimeout: -1, MaxBatch: 2000}, cfg.Logger, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}
-	// The service stores its first coverage snapshot a second after it starts (13,534 rows for
-	// Wuhan: about half a second of PostgreSQL's CPU), and the next one CoverageSnapshotEvery
-	// (10 minutes) later. Measuring from before it lands would put that start-up burst in the
-	// first second of every run; a run taken from a steady day meets it once in ten minutes.
-	waitFirstSnapshot(lv.svc, 30*time.Second, progress)
 	var res LoadResult
 	var runErr error
 	if cfg.Mode == ModeCalls {

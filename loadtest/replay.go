@@ -307,7 +307,7 @@ func ReplayLive(ctx context.Context, cfg ReplayConfig, rp Replayed) (LoadResult,
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	progress := progressTo(cfg.Progress, "replay")
-	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, cfg.City, service.Config{}, cfg.Logger)
+	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, cfg.City, service.Config{}, cfg.Logger, progress)
 	if err != nil {
 		return LoadResult{}, err
 	}

@@ -147,12 +147,8 @@ func (s *Service) runCoverage(ctx context.Context) error {
 		s.cov.flush(now)
 		if now.Sub(lastSnap) >= s.cfg.CoverageSnapshotEvery {
 			lastSnap = now
-			if err := s.snapshotCoverage(ctx, now); err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("coverage snapshot", "err", err)
-				}
-			} else {
-				s.metrics.snapshots.Inc()
+			if err := s.snapshotCoverage(ctx, now); err != nil && ctx.Err() == nil {
+				s.log.Warn("coverage snapshot", "err", err)
 			}
 		}
 		if now.Sub(lastAdvice) >= time.Minute {
@@ -196,8 +192,11 @@ func (s *Service) snapshotCoverage(ctx context.Context, now time.Time) error {
 		}
 	}
 	s.cov.mu.Unlock()
-	_, err := s.store.InsertCoverageSnapshot(ctx, snap)
-	return err
+	if _, err := s.store.InsertCoverageSnapshot(ctx, snap); err != nil {
+		return err
+	}
+	s.metrics.snapshots.Inc()
+	return nil
 }
 
 // moveUps computes the advice now: when coverage is below the target, up to three moves of

@@ -186,18 +186,21 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 		Assignments: make([]sql.AssignmentRow, 0, assigned)}
 	var out *outRow
 	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
-	// The messages' keys and values share one buffer; each keeps its own region of it (a
+	// The messages' values and keys share one buffer, enc; each keeps its own region of it (a
 	// region already handed out stays valid when append moves the rest).
 	enc := make([]byte, 0, 220*(len(evs)+assigned))
+	region := func(start int) []byte { return enc[start:len(enc):len(enc)] }
 	var err error
-	add := func(topic, key string, v []byte, b time.Time) {
+	// add queues a message whose value is what was appended to enc from start on.
+	add := func(topic, key string, start int, b time.Time) {
 		if out == nil {
 			n := len(evs) + assigned
 			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
 		}
-		start := len(enc)
+		v := region(start)
+		start = len(enc)
 		enc = append(enc, key...)
-		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: enc[start:len(enc):len(enc)], Value: v})
+		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: region(start), Value: v})
 		out.born = append(out.born, b)
 	}
 	for _, e := range evs {
@@ -224,7 +227,7 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 			if e.Seq == 1 {
 				b = born[e.CallID]
 			}
-			add(contract.TopicAssignments, e.CallID, enc[start:len(enc):len(enc)], b)
+			add(contract.TopicAssignments, e.CallID, start, b)
 		}
 		ie := contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
 			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason}
@@ -232,7 +235,7 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 		if enc, err = ie.AppendJSON(enc); err != nil {
 			return sql.Changes{}, nil, err
 		}
-		add(contract.TopicEvents, e.CallID, enc[start:len(enc):len(enc)], time.Time{})
+		add(contract.TopicEvents, e.CallID, start, time.Time{})
 	}
 	dirty := s.engine.DrainDirty(positions)
 	s.cov.noteUnits(dirty)
