@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/ems120/ems120/city"
@@ -111,6 +112,35 @@ func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
 		got, gotD, ok := x.Nearest(q, math.Inf(1), nil)
 		if !ok || int(got) != wantH && math.Abs(gotD-wantD) > 1e-3 {
 			t.Fatalf("query %d: index %d at %.1f m, scan %d at %.1f m", qi, got, gotD, wantH, wantD)
+		}
+	}
+}
+
+// TestIndexRecordsHoldNoPointers keeps the index's per-cell and per-unit records free of
+// pointers: the garbage collector then has nothing to trace in them, and a 110,000-unit
+// fleet's index is marked at every cycle (BenchmarkFullGC in loadtest). The one pointer per
+// cell is Index.members, each cell's units.
+func TestIndexRecordsHoldNoPointers(t *testing.T) {
+	var holds func(reflect.Type) bool
+	holds = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.String, reflect.Interface,
+			reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			return true
+		case reflect.Array:
+			return holds(ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if holds(ty.Field(i).Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, v := range []any{cellGeo{}, slot{}, member{}} {
+		if ty := reflect.TypeOf(v); holds(ty) {
+			t.Errorf("%v holds a pointer", ty)
 		}
 	}
 }
