@@ -251,7 +251,7 @@ func exhaustive(tr *Tracker, idle []string, stations []city.Station, k int) floa
 			return best
 		}
 		for a := from; a < len(idle); a++ {
-			u := tr.units[idle[a]]
+			u := tr.unit(idle[a])
 			for si := range stations {
 				g, _ := gain(tr.cells, reach, u.cells, stationCells[si])
 				move := func(d int32) {
