@@ -132,6 +132,7 @@ type Engine struct {
 	index      *Index  // units that may be dispatched: available, serving nothing, not flagged
 	preemptive *Index  // units on their way to a priority 3–4 call (only with Config.Preempt)
 	incidents  map[string]*Incident
+	incSlab    []Incident          // the block incidents are allocated from (newIncident)
 	queue      []*Incident         // sorted: priority, then received_at, then call id
 	finished   finishedSet         // recently closed or cancelled calls: a late duplicate is ignored
 	changed    map[string]struct{} // units whose state changed since the last DrainDirty
@@ -210,6 +211,23 @@ func (e *Engine) AddUnit(u Unit) error {
 // unitBlock is the number of units allocated together.
 const unitBlock = 1024
 
+// newIncident places an incident in the current block of incidentBlock. A 5,000 calls/s
+// load test holds 100,000 live incidents, each a record with pointers that the garbage
+// collector scans at every cycle; in blocks they are a few hundred objects (BenchmarkFullGC).
+// A finished incident's place is not reused — a pointer to it stays what it was — so a block
+// is freed once all its incidents have finished: a call that stays open for days keeps its
+// block's 43 kilobytes.
+func (e *Engine) newIncident(inc Incident) *Incident {
+	if len(e.incSlab) == cap(e.incSlab) {
+		e.incSlab = make([]Incident, 0, incidentBlock)
+	}
+	e.incSlab = append(e.incSlab, inc)
+	return &e.incSlab[len(e.incSlab)-1]
+}
+
+// incidentBlock is the number of incidents allocated together.
+const incidentBlock = 256
+
 // kindTag is a unit kind's tag: its place in contract.UnitKinds, counted from 1 (0 for a kind
 // not in it, which AddUnit and Ping refuse). A search that wants one kind compares tags in a
 // small array by handle, rather than follow each candidate's pointer to its Unit.
@@ -235,18 +253,18 @@ func (e *Engine) Restore(inc Incident) error {
 	if _, ok := e.incidents[inc.Call.CallID]; ok {
 		return fmt.Errorf("restore %s: already present", inc.Call.CallID)
 	}
-	n := inc
 	if inc.State == StateReceived || inc.State == StateQueued {
-		n.State, n.UnitID = StateQueued, ""
-		e.incidents[n.Call.CallID] = &n
-		e.enqueue(&n)
+		inc.State, inc.UnitID = StateQueued, ""
+		n := e.newIncident(inc)
+		e.incidents[n.Call.CallID] = n
+		e.enqueue(n)
 		return nil
 	}
 	u := e.units[inc.UnitID]
 	if u == nil || u.CallID != inc.Call.CallID {
 		return fmt.Errorf("restore %s: unit %q does not serve it", inc.Call.CallID, inc.UnitID)
 	}
-	e.incidents[n.Call.CallID] = &n
+	e.incidents[inc.Call.CallID] = e.newIncident(inc)
 	e.reindex(u)
 	return nil
 }
@@ -257,7 +275,7 @@ func (e *Engine) Receive(c contract.Call, now time.Time) []Event {
 	if _, ok := e.incidents[c.CallID]; ok || e.finished.has(c.CallID) {
 		return nil
 	}
-	inc := &Incident{Call: c, State: StateReceived}
+	inc := e.newIncident(Incident{Call: c, State: StateReceived})
 	e.incidents[c.CallID] = inc
 	evs := []Event{{Type: EventReceived, At: now, CallID: c.CallID, State: StateReceived}}
 	if e.cfg.Preempt && c.Priority == 1 {
