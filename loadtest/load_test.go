@@ -73,8 +73,12 @@ func TestLoadRejectsUnknownMode(t *testing.T) {
 func TestBookCountsFirstAssignmentsAndDuplicates(t *testing.T) {
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	bk := newBook(start)
-	bk.written["A"] = sentCall{at: 10 * time.Millisecond}
-	bk.written["B"] = sentCall{at: 1500 * time.Millisecond}
+	if !bk.write("A", sentCall{at: 10 * time.Millisecond}) || !bk.write("B", sentCall{at: 1500 * time.Millisecond}) {
+		t.Fatal("two calls not written")
+	}
+	if bk.write("A", sentCall{at: 20 * time.Millisecond}) {
+		t.Fatal("call A written twice")
+	}
 	a1, a2 := []byte(`{"call_id":"A","unit_id":"U1"}`), []byte(`{"call_id":"A","unit_id":"U2"}`)
 	bk.read([]byte("A"), a1, start.Add(30*time.Millisecond))
 	bk.read([]byte("A"), a1, start.Add(40*time.Millisecond))
