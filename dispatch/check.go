@@ -17,7 +17,8 @@ import (
 func (e *Engine) Check() error {
 	var errs []error
 	servedBy := map[string]string{} // call → unit
-	for id, u := range e.units {
+	for id, h := range e.units {
+		u := e.at(h)
 		if u.CallID == "" {
 			continue
 		}
@@ -66,7 +67,8 @@ func (e *Engine) Check() error {
 			}
 		}
 	}
-	for id, u := range e.units {
+	for id, h := range e.units {
+		u := e.at(h)
 		want := u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero()
 		if got := e.index.Contains(u.handle); got != want {
 			errs = append(errs, fmt.Errorf("unit %s (%s, call %q, flagged %v) in the dispatch index: %v", id, u.Status, u.CallID, !u.FlaggedAt.IsZero(), got))

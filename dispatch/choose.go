@@ -61,12 +61,12 @@ func (e *Engine) bestIn(x *Index, c contract.Call, r float64, now time.Time, kin
 		if !ok {
 			return candidate{}, false
 		}
-		return candidate{u: e.byHandle[h], distM: d, eta: turnout + time.Duration(d*spm*float64(time.Second))}, true
+		return candidate{u: e.at(h), distM: d, eta: turnout + time.Duration(d*spm*float64(time.Second))}, true
 	}
 	var best candidate
 	found := false
 	x.Within(at, r, func(h int32, d float64) {
-		u := e.byHandle[h]
+		u := e.at(h)
 		if kind != "" && u.Kind != kind {
 			return
 		}

@@ -283,8 +283,8 @@ func TestIndexAdaptsToDensity(t *testing.T) {
 	for i := 0; i < 3*adaptEvery; i++ {
 		p := offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000)
 		want, wantD := int32(-1), math.Inf(1)
-		for h, u := range e.byHandle {
-			if d := city.DistanceM(p, u.Pos); d < wantD {
+		for h := range int32(len(e.units)) {
+			if d := city.DistanceM(p, e.at(h).Pos); d < wantD {
 				want, wantD = int32(h), d
 			}
 		}

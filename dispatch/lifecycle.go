@@ -152,7 +152,7 @@ func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) [
 	if e.cfg.Hospitals != nil {
 		e.cfg.Hospitals.Release(inc.Call.CallID)
 	}
-	if u := e.units[inc.UnitID]; u != nil && u.CallID == inc.Call.CallID {
+	if u := e.unit(inc.UnitID); u != nil && u.CallID == inc.Call.CallID {
 		e.setCall(u, "")
 		if u.Status != contract.StatusOutOfService {
 			e.setStatus(u, contract.StatusAvailable, now)
@@ -184,7 +184,7 @@ func (e *Engine) detach(inc *Incident, u *Unit, typ EventType, why, reassignReas
 // engine's last change of it (say "available", sent before the unit heard of its dispatch)
 // is history: the position is used, the status is not.
 func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
-	u := e.units[p.UnitID]
+	u := e.unit(p.UnitID)
 	if u == nil {
 		if p.Kind == "" {
 			return nil, fmt.Errorf("%w %s: a first ping must carry its kind", ErrUnknownUnit, p.UnitID)
@@ -193,7 +193,7 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 			Status: contract.StatusOutOfService, PingAt: p.At, StatusAt: p.At}); err != nil {
 			return nil, err
 		}
-		u = e.units[p.UnitID]
+		u = e.unit(p.UnitID)
 	} else if p.At.Before(u.PingAt) {
 		return nil, fmt.Errorf("%w: %s at %s is older than %s", ErrStalePing, p.UnitID,
 			p.At.Format(time.RFC3339Nano), u.PingAt.Format(time.RFC3339Nano))
@@ -315,7 +315,7 @@ func (e *Engine) Assign(callID, unitID string, now time.Time) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := e.units[unitID]
+	u := e.unit(unitID)
 	if u == nil {
 		return nil, fmt.Errorf("%w %s", ErrUnknownUnit, unitID)
 	}
@@ -361,7 +361,7 @@ func (e *Engine) live(callID string) (*Incident, *Unit, error) {
 	}
 	var u *Unit
 	if inc.UnitID != "" {
-		u = e.units[inc.UnitID]
+		u = e.unit(inc.UnitID)
 	}
 	return inc, u, nil
 }
@@ -387,7 +387,7 @@ func (e *Engine) Tick(now time.Time) []Event {
 		if inc.State != StateAssigned { // changed by an earlier escalation in this tick
 			continue
 		}
-		u := e.units[inc.UnitID]
+		u := e.unit(inc.UnitID)
 		if u == nil {
 			continue
 		}
