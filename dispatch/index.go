@@ -162,19 +162,28 @@ func (g *cellGeo) contains(p city.Point) bool {
 	return true
 }
 
-// neighbours returns the positions of cell i's neighbours (the first n of nbrs).
-func (x *Index) neighbours(i int32) (nbrs [6]int32, n int) {
-	if x.cells[i].nn < 0 {
-		id := x.cells[i].id
-		for _, c := range h3.GridDisk(id, 1) {
-			if c != id && n < len(nbrs) {
-				nbrs[n] = x.cell(c) // may move x.cells
-				n++
-			}
-		}
-		x.cells[i].nbrs, x.cells[i].nn = nbrs, int8(n)
+// neighbours returns the positions of cell i's neighbours, found on first need. The slice is
+// the cell record's own: it holds until a call that may create cells (and move x.cells).
+func (x *Index) neighbours(i int32) []int32 {
+	if g := &x.cells[i]; g.nn >= 0 {
+		return g.nbrs[:g.nn]
 	}
-	return x.cells[i].nbrs, int(x.cells[i].nn)
+	return x.findNeighbours(i)
+}
+
+func (x *Index) findNeighbours(i int32) []int32 {
+	id := x.cells[i].id
+	var nbrs [6]int32
+	n := 0
+	for _, c := range h3.GridDisk(id, 1) {
+		if c != id && n < len(nbrs) {
+			nbrs[n] = x.cell(c) // may move x.cells
+			n++
+		}
+	}
+	g := &x.cells[i]
+	g.nbrs, g.nn = nbrs, int8(n)
+	return g.nbrs[:n]
 }
 
 // rings calls visit with the cells of each ring around g in turn — ring 0 is g, ring k the
@@ -196,15 +205,15 @@ func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 			break
 		}
 		next = next[:0]
-		cells, stamp := x.cells, x.stamp
+		stamp := x.stamp
 		for _, c := range ring {
-			if cells[c].nn < 0 {
-				x.neighbours(c)
-				cells = x.cells // it may have grown
+			g := &x.cells[c]
+			if g.nn < 0 { // neighbours(c), by hand: it is too big to inline, and this is the loop
+				x.findNeighbours(c)
+				g = &x.cells[c] // x.cells may have moved
 			}
-			g := &cells[c]
 			for _, n := range g.nbrs[:g.nn] {
-				if m := &cells[n].stamp; *m != stamp {
+				if m := &x.cells[n].stamp; *m != stamp {
 					*m = stamp
 					next = append(next, n)
 				}
@@ -411,8 +420,7 @@ func (x *Index) Update(h int32, p city.Point) {
 			x.members[s.cell][s.pos].s = s.loc.s // same cell
 			return
 		}
-		nbrs, nn := x.neighbours(s.cell)
-		for _, n := range nbrs[:nn] {
+		for _, n := range x.neighbours(s.cell) {
 			if x.cells[n].contains(p) {
 				x.move(h, n)
 				return
