@@ -205,15 +205,17 @@ func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 			break
 		}
 		next = next[:0]
-		stamp := x.stamp
+		// neighbours(c) by hand, the cells held in a local: this is the search's inner loop,
+		// and neighbours is over the inliner's budget.
+		cells, stamp := x.cells, x.stamp
 		for _, c := range ring {
-			g := &x.cells[c]
-			if g.nn < 0 { // neighbours(c), by hand: it is too big to inline, and this is the loop
+			if cells[c].nn < 0 {
 				x.findNeighbours(c)
-				g = &x.cells[c] // x.cells may have moved
+				cells = x.cells // it may have grown
 			}
+			g := &cells[c]
 			for _, n := range g.nbrs[:g.nn] {
-				if m := &x.cells[n].stamp; *m != stamp {
+				if m := &cells[n].stamp; *m != stamp {
 					*m = stamp
 					next = append(next, n)
 				}
