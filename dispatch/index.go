@@ -28,11 +28,12 @@ const MaxSearchM = 200_000
 // against the cells' cached outlines, without calling into the H3 C library. Nearest walks
 // rings outwards from the query's cell and stops as soon as no farther ring can hold a closer
 // unit; Within visits the disk that covers a circle. Cells hold their units and know their
-// neighbours, so a search walks from cell to cell by position in a slice: no map lookup and
-// no call into H3 per cell visited.
+// neighbours, so a search walks from cell to cell by position: no map lookup and no call into
+// H3 per cell visited. A search that walks fineWalk cells of an index refined for a crowded
+// fleet without its answer goes on at the coarse level (Index.coarse).
 //
-// The index holds no pointers but one per occupied cell (its units): the cells live in one
-// slice and refer to each other, and units to their cells, by position. The garbage
+// The index holds no pointers but one per occupied cell (its units): the cells live in
+// blocks and refer to each other, and units to their cells, by position. The garbage
 // collector marks a 110,000-unit fleet's index at every cycle of a load test, and with a
 // pointer per cell and per unit it was a third of what it had to scan (BenchmarkFullGC).
 //
@@ -52,9 +53,14 @@ type Index struct {
 	lastRebuild int
 	occupied    int    // cells holding at least one unit
 	where       []slot // by handle
-	// The cells by position (0 is no cell), their units in step, and their positions by id.
-	cells   []cellGeo
-	members [][]member
+	// The cells by position (0 is no cell), in blocks of cellBlock, their units in blocks in
+	// step, and their positions by id. A search creates the cells it reaches, and a load
+	// test's index at resolution 10 grew to 600,000 of them: in one slice, each growth
+	// copied up to 100 MB under the engine lock (the half-second stalls of BENCHMARKS.md's
+	// longer runs). A block never moves, so a *cellGeo stays valid as cells are added.
+	cells   []*[cellBlock]cellGeo
+	members []*[cellBlock][]member
+	ncells  int32
 	geo     map[h3.Cell]int32
 	stamp   uint32 // the current search's mark on the cells it has reached
 	ringA   []int32
@@ -70,7 +76,17 @@ type Index struct {
 	// for 100,000 units, and the cells' outlines and neighbours computed afresh).
 	next    chan *Index // the rebuild in progress; nil when none
 	touched []int32     // units updated or removed since the rebuild's copy was taken
+	// coarse holds the same units on cells of the starting resolution while an adaptive
+	// index is finer than that. A search that has walked fineWalk fine cells without its
+	// answer goes on there: at resolution 10 a 5 km circle is 7,600 cells and a 20 km one
+	// 120,000, each created on first need, and a load test's calls far from any unit of the
+	// kind they ask for spent up to half a second each walking them.
+	coarse *Index
 }
+
+// fineWalk is the number of fine cells a search walks before it goes on at the coarse
+// resolution (Index.coarse): 18 rings, 1.8 km at resolution 10, 4.9 km at 9.
+const fineWalk = 1024
 
 type slot struct {
 	cell int32 // 0 when absent
@@ -105,18 +121,33 @@ type cellGeo struct {
 	nv    uint8         // the outline's vertices (0 until first needed); other than 6: not kept
 	ccw   bool          // the outline's orientation in the lat/lng plane
 	nn    int8          // the neighbours in nbrs; -1 until first needed (a pentagon has 5)
-	nbrs  [6]int32      // the neighbours' positions in Index.cells
+	nbrs  [6]int32      // the neighbours' positions
 }
 
-// cell returns the cell's position in x.cells, creating its record (without its outline) on
-// first use. Creating one may move x.cells: hold positions, not pointers, across calls.
+const (
+	cellShift = 10
+	cellBlock = 1 << cellShift // cells a block
+	cellMask  = cellBlock - 1
+)
+
+// at is the record of the cell at position i.
+func (x *Index) at(i int32) *cellGeo { return &x.cells[i>>cellShift][i&cellMask] }
+
+// units is the units of the cell at position i.
+func (x *Index) units(i int32) *[]member { return &x.members[i>>cellShift][i&cellMask] }
+
+// cell returns the cell's position, creating its record (without its outline) on first use.
 func (x *Index) cell(c h3.Cell) int32 {
 	if i, ok := x.geo[c]; ok {
 		return i
 	}
-	i := int32(len(x.cells))
-	x.cells = append(x.cells, cellGeo{id: c, nn: -1})
-	x.members = append(x.members, nil)
+	i := x.ncells
+	if i&cellMask == 0 {
+		x.cells = append(x.cells, new([cellBlock]cellGeo))
+		x.members = append(x.members, new([cellBlock][]member))
+	}
+	x.ncells++
+	*x.at(i) = cellGeo{id: c, nn: -1}
 	x.geo[c] = i
 	return i
 }
@@ -163,26 +194,24 @@ func (g *cellGeo) contains(p city.Point) bool {
 }
 
 // neighbours returns the positions of cell i's neighbours, found on first need. The slice is
-// the cell record's own: it holds until a call that may create cells (and move x.cells).
+// the cell record's own.
 func (x *Index) neighbours(i int32) []int32 {
-	if g := &x.cells[i]; g.nn >= 0 {
+	if g := x.at(i); g.nn >= 0 {
 		return g.nbrs[:g.nn]
 	}
 	return x.findNeighbours(i)
 }
 
 func (x *Index) findNeighbours(i int32) []int32 {
-	id := x.cells[i].id
-	var nbrs [6]int32
+	g := x.at(i)
 	n := 0
-	for _, c := range h3.GridDisk(id, 1) {
-		if c != id && n < len(nbrs) {
-			nbrs[n] = x.cell(c) // may move x.cells
+	for _, c := range h3.GridDisk(g.id, 1) {
+		if c != g.id && n < len(g.nbrs) {
+			g.nbrs[n] = x.cell(c)
 			n++
 		}
 	}
-	g := &x.cells[i]
-	g.nbrs, g.nn = nbrs, int8(n)
+	g.nn = int8(n)
 	return g.nbrs[:n]
 }
 
@@ -192,12 +221,14 @@ func (x *Index) findNeighbours(i int32) []int32 {
 func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 	x.stamp++
 	if x.stamp == 0 { // wrapped: clear the old marks so none looks current
-		for i := range x.cells {
-			x.cells[i].stamp = 0
+		for _, b := range x.cells {
+			for i := range b {
+				b[i].stamp = 0
+			}
 		}
 		x.stamp = 1
 	}
-	x.cells[g].stamp = x.stamp
+	x.at(g).stamp = x.stamp
 	ring := append(x.ringA[:0], g)
 	next := x.ringB[:0]
 	for k := 0; k <= kMax; k++ {
@@ -209,13 +240,13 @@ func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 		// and neighbours is over the inliner's budget.
 		cells, stamp := x.cells, x.stamp
 		for _, c := range ring {
-			if cells[c].nn < 0 {
+			g := &cells[c>>cellShift][c&cellMask]
+			if g.nn < 0 {
 				x.findNeighbours(c)
-				cells = x.cells // it may have grown
+				cells = x.cells // it may have more blocks
 			}
-			g := &cells[c]
 			for _, n := range g.nbrs[:g.nn] {
-				if m := &cells[n].stamp; *m != stamp {
+				if m := &cells[n>>cellShift][n&cellMask].stamp; *m != stamp {
 					*m = stamp
 					next = append(next, n)
 				}
@@ -235,7 +266,8 @@ func NewIndex(res int) *Index {
 
 func (x *Index) setRes(res int) {
 	x.res = res
-	x.cells, x.members = make([]cellGeo, 1), make([][]member, 1) // position 0: no cell
+	x.cells, x.members = []*[cellBlock]cellGeo{new([cellBlock]cellGeo)}, []*[cellBlock][]member{new([cellBlock][]member)}
+	x.ncells = 1 // position 0: no cell
 	x.geo = make(map[h3.Cell]int32)
 	x.grid = make(map[[2]int32]int32)
 	// A quarter of an edge: most squares lie inside one cell.
@@ -245,7 +277,7 @@ func (x *Index) setRes(res int) {
 // locate returns the position of the cell that holds p.
 func (x *Index) locate(p city.Point) int32 {
 	key := [2]int32{int32(math.Floor(p.Lat / x.gridQ)), int32(math.Floor(p.Lng / x.gridQ))}
-	if i, ok := x.grid[key]; ok && x.cells[i].contains(p) {
+	if i, ok := x.grid[key]; ok && x.at(i).contains(p) {
 		return i
 	}
 	i := x.cell(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
@@ -349,9 +381,9 @@ func (x *Index) rebuild(res int) {
 // warm computes the outline and the neighbours of every occupied cell, which searches
 // around it will ask for.
 func (x *Index) warm() {
-	for i := range int32(len(x.cells)) { // the cells created meanwhile hold no units
-		if len(x.members[i]) > 0 {
-			x.cells[i].outline()
+	for i := range x.ncells { // the cells created meanwhile hold no units
+		if len(*x.units(i)) > 0 {
+			x.at(i).outline()
 			x.neighbours(i)
 		}
 	}
@@ -385,6 +417,16 @@ func (x *Index) adoptNext(wait bool) {
 		}
 	}
 	nx.less, nx.adaptive, nx.baseRes = x.less, x.adaptive, x.baseRes
+	switch {
+	case nx.res == x.baseRes:
+		nx.coarse = nil
+	case x.coarse != nil:
+		nx.coarse = x.coarse
+	default: // x is at the starting resolution and up to date: it becomes the coarse level
+		old := *x
+		old.adaptive, old.next, old.touched = false, nil, nil
+		nx.coarse = &old
+	}
 	nx.searches, nx.lastRebuild = x.searches, x.searches
 	nx.touched = x.touched[:0]
 	*x = *nx
@@ -409,6 +451,9 @@ func (x *Index) Len() int { return x.n }
 // Update puts unit h at p, adding it if absent.
 func (x *Index) Update(h int32, p city.Point) {
 	x.adopt(false)
+	if x.coarse != nil {
+		x.coarse.Update(h, p)
+	}
 	if x.next != nil {
 		x.touched = append(x.touched, h)
 	}
@@ -418,12 +463,12 @@ func (x *Index) Update(h int32, p city.Point) {
 	s := &x.where[h]
 	s.loc = locOf(p)
 	if s.cell != 0 {
-		if x.cells[s.cell].contains(p) {
-			x.members[s.cell][s.pos].s = s.loc.s // same cell
+		if x.at(s.cell).contains(p) {
+			(*x.units(s.cell))[s.pos].s = s.loc.s // same cell
 			return
 		}
 		for _, n := range x.neighbours(s.cell) {
-			if x.cells[n].contains(p) {
+			if x.at(n).contains(p) {
 				x.move(h, n)
 				return
 			}
@@ -435,7 +480,7 @@ func (x *Index) Update(h int32, p city.Point) {
 func (x *Index) move(h int32, g int32) {
 	s := &x.where[h]
 	if s.cell == g {
-		x.members[g][s.pos].s = s.loc.s
+		(*x.units(g))[s.pos].s = s.loc.s
 		return
 	}
 	if s.cell != 0 {
@@ -448,16 +493,20 @@ func (x *Index) move(h int32, g int32) {
 			defer x.rebuild(x.res + 1)
 		}
 	}
-	if len(x.members[g]) == 0 {
+	m := x.units(g)
+	if len(*m) == 0 {
 		x.occupied++
 	}
-	s.cell, s.pos = g, int32(len(x.members[g]))
-	x.members[g] = append(x.members[g], member{s: s.loc.s, h: h})
+	s.cell, s.pos = g, int32(len(*m))
+	*m = append(*m, member{s: s.loc.s, h: h})
 }
 
 // Remove takes unit h out of the index; it is a no-op when h is absent.
 func (x *Index) Remove(h int32) {
 	x.adopt(false)
+	if x.coarse != nil {
+		x.coarse.Remove(h)
+	}
 	if int(h) >= len(x.where) || x.where[h].cell == 0 {
 		return
 	}
@@ -476,11 +525,12 @@ func (x *Index) Contains(h int32) bool {
 
 func (x *Index) unlink(h int32) {
 	s := x.where[h]
-	m := x.members[s.cell]
+	mp := x.units(s.cell)
+	m := *mp
 	n := len(m) - 1
 	m[s.pos] = m[n]
 	x.where[m[n].h].pos = s.pos
-	x.members[s.cell] = m[:n]
+	*mp = m[:n]
 	if n == 0 {
 		x.occupied--
 	}
@@ -523,10 +573,10 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 	maxM = min(maxM, MaxSearchM)
 	q := locOf(p)
 	g := x.locate(p)
-	edge := x.cells[g].outline().edge
+	edge := x.at(g).outline().edge
 	maxH, bestH := city.MToHav(maxM), math.Inf(1)
 	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
-	read, visited, scan := 0, 0, false
+	read, visited, scan, far := 0, 0, false, false
 	consider := func(h int32, pt *city.Sphere) {
 		if accept != nil && !accept(h) {
 			return
@@ -546,8 +596,12 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 			scan = true
 			return false
 		}
+		if x.coarse != nil && visited > fineWalk {
+			far = true
+			return false
+		}
 		for _, c := range ring {
-			m := x.members[c]
+			m := *x.units(c)
 			read += len(m)
 			for i := range m {
 				consider(m[i].h, &m[i].s)
@@ -558,6 +612,10 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 		}
 		return true
 	})
+	if far {
+		x.observe(read, visited)
+		return x.coarse.Nearest(p, maxM, accept)
+	}
 	if scan {
 		for h := range x.where {
 			if x.where[h].cell != 0 {
@@ -589,7 +647,7 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	q := locOf(p)
 	g := x.locate(p)
 	maxH := city.MToHav(radiusM)
-	kMax := ringsFor(radiusM, x.cells[g].outline().edge)
+	kMax := ringsFor(radiusM, x.at(g).outline().edge)
 	if 3*kMax*(kMax+1)+1 > x.n+64 { // more cells than units: read the units instead
 		for h := range x.where {
 			if x.where[h].cell != 0 {
@@ -600,9 +658,13 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 		}
 		return
 	}
+	if x.coarse != nil && 3*kMax*(kMax+1)+1 > fineWalk {
+		x.coarse.Within(p, radiusM, fn)
+		return
+	}
 	x.rings(g, kMax, func(_ int, ring []int32) bool {
 		for _, c := range ring {
-			m := x.members[c]
+			m := *x.units(c)
 			for i := range m {
 				if d := city.Hav(&q.s, &m[i].s); d <= maxH {
 					fn(m[i].h, city.HavToM(d))

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -102,6 +103,18 @@ func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
 	if x.Len() != want {
 		t.Fatalf("Len %d, want %d", x.Len(), want)
 	}
+	// The coarse level (Index.coarse) has followed every change too.
+	if x.coarse == nil {
+		t.Fatalf("resolution %d, finer than %d, has no coarse level", x.Resolution(), IndexResolution)
+	}
+	for i := range pts {
+		if x.coarse.Contains(int32(i)) != in[i] {
+			t.Fatalf("unit %d: in the coarse level %v, want %v", i, x.coarse.Contains(int32(i)), in[i])
+		}
+	}
+	if x.coarse.Len() != want || x.coarse.Resolution() != IndexResolution {
+		t.Fatalf("coarse level: %d units at resolution %d, want %d at %d", x.coarse.Len(), x.coarse.Resolution(), want, IndexResolution)
+	}
 	for qi, q := range f.queries[:300] {
 		wantH, wantD := -1, math.Inf(1)
 		for i := range pts {
@@ -113,6 +126,70 @@ func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
 		if !ok || int(got) != wantH && math.Abs(gotD-wantD) > 1e-3 {
 			t.Fatalf("query %d: index %d at %.1f m, scan %d at %.1f m", qi, got, gotD, wantH, wantD)
 		}
+	}
+}
+
+// A search far from every unit it accepts (a fever call where the negative-pressure units
+// nearby are all out) goes on at the coarse level after fineWalk fine cells, and answers as
+// the scan does. Walking on at the fine resolution created every cell it reached: in a load
+// test's 200,000-unit fleet at resolution 10 that was up to 200,000 cells for one search,
+// and half a second. The fleet here is crowded into the centre, as a load test's is, so the
+// index refines to resolution 10; its far searches may create at most 2×fineWalk cells each
+// (a ring's worth past the budget), where the walk to the end created tens of thousands.
+func TestFarSearchGoesCoarse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var pts []city.Point
+	for range 50_000 { // the centre: 50,000 units within 4 km
+		pts = append(pts, offset(centre, (rng.Float64()-0.5)*8000, (rng.Float64()-0.5)*8000))
+	}
+	f := fixture(20_000)
+	pts = append(pts, f.pts...) // and 20,000 over the whole city
+	locs := make([]loc, len(pts))
+	x := NewAdaptiveIndex(IndexResolution)
+	for i, p := range pts {
+		locs[i] = locOf(p)
+		x.Update(int32(i), p)
+	}
+	x.Settle()
+	if x.Resolution() < maxAdaptiveRes || x.coarse == nil {
+		t.Fatalf("the crowded fleet left the index at resolution %d (coarse level %v); the test needs %d",
+			x.Resolution(), x.coarse != nil, maxAdaptiveRes)
+	}
+	rare := func(h int32) bool { return h%2000 == 0 } // 35 of the 70,000
+	cells := x.ncells
+	const searches = 40
+	for qi, q := range f.queries[:searches] {
+		ql := locOf(q)
+		want, wantH := int32(-1), math.Inf(1)
+		for i := range locs {
+			if h := hav(&ql, &locs[i]); rare(int32(i)) && h < wantH {
+				want, wantH = int32(i), h
+			}
+		}
+		got, gotD, ok := x.Nearest(q, math.Inf(1), rare)
+		if !ok || got != want {
+			t.Fatalf("query %d: index %d at %.1f m (found %v), scan %d at %.1f m", qi, got, gotD, ok, want, city.HavToM(wantH))
+		}
+		// Within goes coarse too when its disk is more than fineWalk cells.
+		n := 0
+		x.Within(q, 5000, func(h int32, d float64) {
+			if d > 5000 || math.Abs(d-city.HavToM(hav(&ql, &locs[h]))) > 1e-6 {
+				t.Fatalf("query %d: Within 5 km gave unit %d at %.1f m", qi, h, d)
+			}
+			n++
+		})
+		wantN := 0
+		for i := range locs {
+			if city.HavToM(hav(&ql, &locs[i])) <= 5000 {
+				wantN++
+			}
+		}
+		if n != wantN {
+			t.Fatalf("query %d: Within 5 km gave %d units, the scan %d", qi, n, wantN)
+		}
+	}
+	if grown := x.ncells - cells; grown > searches*2*fineWalk {
+		t.Fatalf("%d far searches created %d fine cells; want at most %d", searches, grown, searches*2*fineWalk)
 	}
 }
 
