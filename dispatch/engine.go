@@ -126,7 +126,7 @@ type Incident struct {
 type Engine struct {
 	cfg        Config
 	units      map[string]int32 // handles by unit id
-	blocks     [][]Unit         // the units by handle h, at blocks[h/unitBlock][h%unitBlock]
+	fleet      blocks[Unit]     // the units by handle
 	kindOf     []uint8          // by handle: the unit's kind as a tag (kindTag), for searches that filter by kind
 	index      *Index           // units that may be dispatched: available, serving nothing, not flagged
 	preemptive *Index           // units on their way to a priority 3–4 call (only with Config.Preempt)
@@ -188,17 +188,12 @@ func (e *Engine) AddUnit(u Unit) error {
 	if _, ok := e.units[u.ID]; ok {
 		return fmt.Errorf("add unit %s: already present", u.ID)
 	}
-	// Units are never removed, so they are kept in blocks of unitBlock: a pointer into a block
-	// stays valid, and a fleet of 110,000 is a hundred-odd objects for the GC, not 110,000.
-	// A unit is found by its handle's place in the blocks, not through a pointer of its own:
-	// two pointers less per unit for the GC to follow.
-	h := int32(len(e.units))
-	if h%unitBlock == 0 {
-		e.blocks = append(e.blocks, make([]Unit, 0, unitBlock))
-	}
-	b := &e.blocks[len(e.blocks)-1]
-	*b = append(*b, u)
-	nu := &(*b)[len(*b)-1]
+	// Units are never removed, so they are kept in blocks: a pointer into a block stays
+	// valid, and a fleet of 110,000 is a hundred-odd objects for the GC, not 110,000. A unit
+	// is found by its handle's place in the blocks, not through a pointer of its own: two
+	// pointers less per unit for the GC to follow.
+	h := e.fleet.add(u)
+	nu := e.fleet.at(h)
 	nu.handle = h
 	e.kindOf = append(e.kindOf, kindTag(nu.Kind))
 	e.units[u.ID] = h
@@ -210,11 +205,8 @@ func (e *Engine) AddUnit(u Unit) error {
 	return nil
 }
 
-// unitBlock is the number of units allocated together.
-const unitBlock = 1024
-
 // at returns the unit with handle h.
-func (e *Engine) at(h int32) *Unit { return &e.blocks[h/unitBlock][h%unitBlock] }
+func (e *Engine) at(h int32) *Unit { return e.fleet.at(h) }
 
 // unit returns the unit with the given id, or nil.
 func (e *Engine) unit(id string) *Unit {

@@ -53,14 +53,11 @@ type Index struct {
 	lastRebuild int
 	occupied    int    // cells holding at least one unit
 	where       []slot // by handle
-	// The cells by position (0 is no cell), in blocks of cellBlock, their units in blocks in
-	// step, and their positions by id. A search creates the cells it reaches, and a load
-	// test's index at resolution 10 grew to 600,000 of them: in one slice, each growth
-	// copied up to 100 MB under the engine lock (the half-second stalls of BENCHMARKS.md's
-	// longer runs). A block never moves, so a *cellGeo stays valid as cells are added.
-	cells   []*[cellBlock]cellGeo
-	members []*[cellBlock][]member
-	ncells  int32
+	// The cells by position (0 is no cell), their units in step, and their positions by
+	// id. A search creates the cells it reaches: a load test's index at resolution 10 has
+	// 600,000 of them.
+	cells   blocks[cellGeo]
+	members blocks[[]member]
 	geo     map[h3.Cell]int32
 	stamp   uint32 // the current search's mark on the cells it has reached
 	ringA   []int32
@@ -124,30 +121,13 @@ type cellGeo struct {
 	nbrs  [6]int32      // the neighbours' positions
 }
 
-const (
-	cellShift = 10
-	cellBlock = 1 << cellShift // cells a block
-	cellMask  = cellBlock - 1
-)
-
-// at is the record of the cell at position i.
-func (x *Index) at(i int32) *cellGeo { return &x.cells[i>>cellShift][i&cellMask] }
-
-// units is the units of the cell at position i.
-func (x *Index) units(i int32) *[]member { return &x.members[i>>cellShift][i&cellMask] }
-
 // cell returns the cell's position, creating its record (without its outline) on first use.
 func (x *Index) cell(c h3.Cell) int32 {
 	if i, ok := x.geo[c]; ok {
 		return i
 	}
-	i := x.ncells
-	if i&cellMask == 0 {
-		x.cells = append(x.cells, new([cellBlock]cellGeo))
-		x.members = append(x.members, new([cellBlock][]member))
-	}
-	x.ncells++
-	*x.at(i) = cellGeo{id: c, nn: -1}
+	i := x.cells.add(cellGeo{id: c, nn: -1})
+	x.members.add(nil)
 	x.geo[c] = i
 	return i
 }
@@ -196,14 +176,14 @@ func (g *cellGeo) contains(p city.Point) bool {
 // neighbours returns the positions of cell i's neighbours, found on first need. The slice is
 // the cell record's own.
 func (x *Index) neighbours(i int32) []int32 {
-	if g := x.at(i); g.nn >= 0 {
+	if g := x.cells.at(i); g.nn >= 0 {
 		return g.nbrs[:g.nn]
 	}
 	return x.findNeighbours(i)
 }
 
 func (x *Index) findNeighbours(i int32) []int32 {
-	g := x.at(i)
+	g := x.cells.at(i)
 	n := 0
 	for _, c := range h3.GridDisk(g.id, 1) {
 		if c != g.id && n < len(g.nbrs) {
@@ -221,14 +201,14 @@ func (x *Index) findNeighbours(i int32) []int32 {
 func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 	x.stamp++
 	if x.stamp == 0 { // wrapped: clear the old marks so none looks current
-		for _, b := range x.cells {
+		for _, b := range x.cells.b {
 			for i := range b {
 				b[i].stamp = 0
 			}
 		}
 		x.stamp = 1
 	}
-	x.at(g).stamp = x.stamp
+	x.cells.at(g).stamp = x.stamp
 	ring := append(x.ringA[:0], g)
 	next := x.ringB[:0]
 	for k := 0; k <= kMax; k++ {
@@ -236,17 +216,17 @@ func (x *Index) rings(g int32, kMax int, visit func(k int, ring []int32) bool) {
 			break
 		}
 		next = next[:0]
-		// neighbours(c) by hand, the cells held in a local: this is the search's inner loop,
-		// and neighbours is over the inliner's budget.
-		cells, stamp := x.cells, x.stamp
+		// neighbours(c) by hand, the cells' blocks held in a local: this is the search's inner
+		// loop, and neighbours is over the inliner's budget.
+		cells, stamp := x.cells.b, x.stamp
 		for _, c := range ring {
-			g := &cells[c>>cellShift][c&cellMask]
+			g := &cells[c>>blockShift][c&blockMask]
 			if g.nn < 0 {
 				x.findNeighbours(c)
-				cells = x.cells // it may have more blocks
+				cells = x.cells.b // it may have more blocks
 			}
 			for _, n := range g.nbrs[:g.nn] {
-				if m := &cells[n>>cellShift][n&cellMask].stamp; *m != stamp {
+				if m := &cells[n>>blockShift][n&blockMask].stamp; *m != stamp {
 					*m = stamp
 					next = append(next, n)
 				}
@@ -266,8 +246,9 @@ func NewIndex(res int) *Index {
 
 func (x *Index) setRes(res int) {
 	x.res = res
-	x.cells, x.members = []*[cellBlock]cellGeo{new([cellBlock]cellGeo)}, []*[cellBlock][]member{new([cellBlock][]member)}
-	x.ncells = 1 // position 0: no cell
+	x.cells, x.members = blocks[cellGeo]{}, blocks[[]member]{}
+	x.cells.add(cellGeo{}) // position 0: no cell
+	x.members.add(nil)
 	x.geo = make(map[h3.Cell]int32)
 	x.grid = make(map[[2]int32]int32)
 	// A quarter of an edge: most squares lie inside one cell.
@@ -277,7 +258,7 @@ func (x *Index) setRes(res int) {
 // locate returns the position of the cell that holds p.
 func (x *Index) locate(p city.Point) int32 {
 	key := [2]int32{int32(math.Floor(p.Lat / x.gridQ)), int32(math.Floor(p.Lng / x.gridQ))}
-	if i, ok := x.grid[key]; ok && x.at(i).contains(p) {
+	if i, ok := x.grid[key]; ok && x.cells.at(i).contains(p) {
 		return i
 	}
 	i := x.cell(h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), x.res))
@@ -381,9 +362,9 @@ func (x *Index) rebuild(res int) {
 // warm computes the outline and the neighbours of every occupied cell, which searches
 // around it will ask for.
 func (x *Index) warm() {
-	for i := range x.ncells { // the cells created meanwhile hold no units
-		if len(*x.units(i)) > 0 {
-			x.at(i).outline()
+	for i := range x.cells.n { // the cells created meanwhile hold no units
+		if len(*x.members.at(i)) > 0 {
+			x.cells.at(i).outline()
 			x.neighbours(i)
 		}
 	}
@@ -463,12 +444,12 @@ func (x *Index) Update(h int32, p city.Point) {
 	s := &x.where[h]
 	s.loc = locOf(p)
 	if s.cell != 0 {
-		if x.at(s.cell).contains(p) {
-			(*x.units(s.cell))[s.pos].s = s.loc.s // same cell
+		if x.cells.at(s.cell).contains(p) {
+			(*x.members.at(s.cell))[s.pos].s = s.loc.s // same cell
 			return
 		}
 		for _, n := range x.neighbours(s.cell) {
-			if x.at(n).contains(p) {
+			if x.cells.at(n).contains(p) {
 				x.move(h, n)
 				return
 			}
@@ -480,7 +461,7 @@ func (x *Index) Update(h int32, p city.Point) {
 func (x *Index) move(h int32, g int32) {
 	s := &x.where[h]
 	if s.cell == g {
-		(*x.units(g))[s.pos].s = s.loc.s
+		(*x.members.at(g))[s.pos].s = s.loc.s
 		return
 	}
 	if s.cell != 0 {
@@ -493,7 +474,7 @@ func (x *Index) move(h int32, g int32) {
 			defer x.rebuild(x.res + 1)
 		}
 	}
-	m := x.units(g)
+	m := x.members.at(g)
 	if len(*m) == 0 {
 		x.occupied++
 	}
@@ -525,7 +506,7 @@ func (x *Index) Contains(h int32) bool {
 
 func (x *Index) unlink(h int32) {
 	s := x.where[h]
-	mp := x.units(s.cell)
+	mp := x.members.at(s.cell)
 	m := *mp
 	n := len(m) - 1
 	m[s.pos] = m[n]
@@ -573,7 +554,7 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 	maxM = min(maxM, MaxSearchM)
 	q := locOf(p)
 	g := x.locate(p)
-	edge := x.at(g).outline().edge
+	edge := x.cells.at(g).outline().edge
 	maxH, bestH := city.MToHav(maxM), math.Inf(1)
 	bestDist := math.Inf(1) // metres, kept in step with bestH for the ring bound
 	read, visited, scan, far := 0, 0, false, false
@@ -601,7 +582,7 @@ func (x *Index) Nearest(p city.Point, maxM float64, accept func(h int32) bool) (
 			return false
 		}
 		for _, c := range ring {
-			m := *x.units(c)
+			m := *x.members.at(c)
 			read += len(m)
 			for i := range m {
 				consider(m[i].h, &m[i].s)
@@ -647,7 +628,7 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	q := locOf(p)
 	g := x.locate(p)
 	maxH := city.MToHav(radiusM)
-	kMax := ringsFor(radiusM, x.at(g).outline().edge)
+	kMax := ringsFor(radiusM, x.cells.at(g).outline().edge)
 	if 3*kMax*(kMax+1)+1 > x.n+64 { // more cells than units: read the units instead
 		for h := range x.where {
 			if x.where[h].cell != 0 {
@@ -664,7 +645,7 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	}
 	x.rings(g, kMax, func(_ int, ring []int32) bool {
 		for _, c := range ring {
-			m := *x.units(c)
+			m := *x.members.at(c)
 			for i := range m {
 				if d := city.Hav(&q.s, &m[i].s); d <= maxH {
 					fn(m[i].h, city.HavToM(d))

@@ -156,7 +156,7 @@ func TestFarSearchGoesCoarse(t *testing.T) {
 			x.Resolution(), x.coarse != nil, maxAdaptiveRes)
 	}
 	rare := func(h int32) bool { return h%2000 == 0 } // 35 of the 70,000
-	cells := x.ncells
+	cells := x.cells.n
 	const searches = 40
 	for qi, q := range f.queries[:searches] {
 		ql := locOf(q)
@@ -188,7 +188,7 @@ func TestFarSearchGoesCoarse(t *testing.T) {
 			t.Fatalf("query %d: Within 5 km gave %d units, the scan %d", qi, n, wantN)
 		}
 	}
-	if grown := x.ncells - cells; grown > searches*2*fineWalk {
+	if grown := x.cells.n - cells; grown > searches*2*fineWalk {
 		t.Fatalf("%d far searches created %d fine cells; want at most %d", searches, grown, searches*2*fineWalk)
 	}
 }
