@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -102,12 +103,14 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 	}
 }
 
-// segmentBytes is the embedded broker's log segment size.
+// segmentBytes is the embedded broker's log segment size: each partition's log is a file per
+// MiB (about nine new files a second at 5,000 calls a second with crews closing them).
 const segmentBytes = 1 << 20
 
 // Broker is the embedded Kafka-protocol broker.
 type Broker struct {
-	c *kfake.Cluster
+	c   *kfake.Cluster
+	dir string // the log's files; removed by Close
 }
 
 // StartBroker starts a one-node kfake cluster listening on listen (host:port; port 0 picks a
@@ -121,7 +124,19 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: port %q: %w", portStr, err)
 	}
+	// The log lives in files, as Kafka's does, not in this process's heap. In memory (kfake's
+	// default) every message ever produced stays on the Go heap: at 5,000 calls a second with
+	// crews closing them that is 9 MB a second, so the heap grew all run long, and with GOGC
+	// 400 each GC cycle ended with a few hundred MB of never-touched pages. Touching them
+	// came as bursts of 40–50,000 page faults a second, during which a call's latency rose from
+	// 12 to 80–250 ms (BENCHMARKS.md, "Steady state"). In files the log is the kernel's page
+	// cache; the heap stays at what the service holds.
+	dir, err := os.MkdirTemp("", "ems120-broker-")
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
 	c, err := kfake.NewCluster(
+		kfake.DataDir(dir),
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		// kfake always asks for 127.0.0.1; listen where the user said instead.
@@ -132,19 +147,15 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 		// Consumer-group members of a stopped service leave the group explicitly; a short floor
 		// only matters for tests that kill readers.
 		kfake.GroupMinSessionTimeout(time.Second),
-		// kfake keeps each partition's log in memory files that double when full. With its
-		// 100 MiB segments, a busy topic's file went from 64 to 128 MiB in one allocation on the
-		// broker's only request loop: tens of milliseconds of copying and page faults during
-		// which no request was served, and often the start of a GC. 1 MiB segments cap each
-		// growth at 1 MiB.
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 	)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("embedded broker on %s: %w", listen, err)
 	}
-	b := &Broker{c: c}
+	b := &Broker{c: c, dir: dir}
 	if err := EnsureTopics(ctx, b.Addrs(), Topics); err != nil {
-		c.Close()
+		b.Close()
 		return nil, err
 	}
 	return b, nil
@@ -153,5 +164,8 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 // Addrs are the broker's listen addresses.
 func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
 
-// Close stops the broker; its data is gone.
-func (b *Broker) Close() { b.c.Close() }
+// Close stops the broker and removes its log: its data is gone.
+func (b *Broker) Close() {
+	b.c.Close()
+	os.RemoveAll(b.dir)
+}

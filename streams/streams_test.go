@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -215,5 +218,53 @@ func TestLogAcrossSegmentsReadsBackWhole(t *testing.T) {
 		if want := fmt.Sprintf("%05d %s", i, pad); v != want {
 			t.Fatalf("message %d reads %.10q…", i, v)
 		}
+	}
+}
+
+// The embedded broker keeps its log in files, not on the Go heap, and Close removes them.
+func TestLogLivesInFilesRemovedOnClose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := StartBroker(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			b.Close()
+		}
+	}()
+	const n, size = 1000, 2000 // 2 MB of values
+	w := NewWriter(b.Addrs(), contract.TopicEvents)
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(strings.Repeat("x", size))})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var onDisk int64
+	err = filepath.WalkDir(b.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			onDisk += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk < n*size {
+		t.Fatalf("the broker's files hold %d bytes after %d bytes of values were produced", onDisk, n*size)
+	}
+	b.Close()
+	closed = true
+	if _, err := os.Stat(b.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after Close the log's directory %s: %v, want it removed", b.dir, err)
 	}
 }
