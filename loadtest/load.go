@@ -385,21 +385,29 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, next func(
 			crewsDone <- nil
 			return
 		}
+		// The crews run on the same two cores as the system they load, so they read only the
+		// unit from each assignment (its key is the call) and write with the contract's
+		// encoder: with encoding/json both ways they took 5.5% of the process's CPU.
 		crewsDone <- crews.Run(cctx, func(ctx context.Context, msgs []kafka.Message) error {
 			now := time.Now()
-			var pings []kafka.Message
+			pings := make([]kafka.Message, 0, 2*len(msgs))
+			buf := make([]byte, 0, 2*150*len(msgs)) // the pings' values, each its own region
 			for _, m := range msgs {
-				var a contract.Assignment
-				if json.Unmarshal(m.Value, &a) != nil {
+				var a struct {
+					UnitID string `json:"unit_id"`
+				}
+				if json.Unmarshal(m.Value, &a) != nil || a.UnitID == "" {
 					continue
 				}
 				mu.Lock()
-				h := bk.written[bk.key(a.CallID)].scene
+				h := bk.scene(m.Key)
 				mu.Unlock()
 				for i, st := range []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable} {
-					b, _ := json.Marshal(contract.UnitPing{UnitID: a.UnitID, At: now.Add(time.Duration(i) * time.Microsecond).UTC(),
-						Lat: h.Lat, Lng: h.Lng, Status: st})
-					pings = append(pings, kafka.Message{Key: []byte(a.UnitID), Value: b})
+					p := contract.UnitPing{UnitID: a.UnitID, At: now.Add(time.Duration(i) * time.Microsecond).UTC(),
+						Lat: h.Lat, Lng: h.Lng, Status: st}
+					start := len(buf)
+					buf, _ = p.AppendJSON(buf) // a scene in the city always encodes
+					pings = append(pings, kafka.Message{Key: []byte(a.UnitID), Value: buf[start:len(buf):len(buf)]})
 				}
 			}
 			return crewW.WriteMessages(ctx, pings...)
@@ -631,6 +639,10 @@ func (b *book) write(callID string, sc sentCall) bool {
 	b.written[k] = sc
 	return true
 }
+
+// scene is where the call whose id is key was written to happen (zero for a call the book
+// did not write).
+func (b *book) scene(key []byte) city.Point { return b.written[maphash.Bytes(b.seed, key)].scene }
 
 // read takes an assignment read at now. Its key is its call id. The first one for a call
 // gives the call's latency; the same assignment published again (a replayed outbox row) has
