@@ -629,7 +629,8 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 	g := x.locate(p)
 	maxH := city.MToHav(radiusM)
 	kMax := ringsFor(radiusM, x.cells.at(g).outline().edge)
-	if 3*kMax*(kMax+1)+1 > x.n+64 { // more cells than units: read the units instead
+	disk := 3*kMax*(kMax+1) + 1 // the cells within kMax rings
+	if disk > x.n+64 {          // more cells than units: read the units instead
 		for h := range x.where {
 			if x.where[h].cell != 0 {
 				if d := hav(&q, &x.where[h].loc); d <= maxH {
@@ -639,7 +640,7 @@ func (x *Index) Within(p city.Point, radiusM float64, fn func(h int32, distM flo
 		}
 		return
 	}
-	if x.coarse != nil && 3*kMax*(kMax+1)+1 > fineWalk {
+	if x.coarse != nil && disk > fineWalk {
 		x.coarse.Within(p, radiusM, fn)
 		return
 	}

@@ -699,10 +699,8 @@ func watch(ctx context.Context, brokers []string, topic string, fn func(kafka.Me
 		if err != nil {
 			return nil, err
 		}
-		// 1 MiB a fetch, as streams.Consumer: kafka-go gives the whole answer MaxWait to arrive,
-		// and a watcher behind by more than a broker reads in 50 ms would never catch up.
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 1 << 20,
-			MaxWait: 50 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1,
+			MaxBytes: streams.FetchMaxBytes, MaxWait: 50 * time.Millisecond})
 		if err := r.SetOffset(end); err != nil {
 			return nil, err
 		}

@@ -48,13 +48,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		GroupID: cfg.GroupID,
 		Topic:   cfg.Topic,
 		// Latency: answer a fetch as soon as one byte is there, and wait at most 100 ms for it
-		// (kafka-go's default 10 s would also hold Close for 10 s). kafka-go gives the whole
-		// answer those 100 ms to arrive and otherwise fetches the same offset again, for ever:
-		// a consumer with a backlog asked for 10 MiB at a time, and a broker that took longer
-		// to read that much (the embedded one from its files, under the race detector) was
-		// never heard. 1 MiB a fetch (5,000 calls) bounds the broker's work for one answer.
+		// (kafka-go's default 10 s would also hold Close for 10 s), for at most FetchMaxBytes.
 		MinBytes:         1,
-		MaxBytes:         1 << 20,
+		MaxBytes:         FetchMaxBytes,
 		MaxWait:          100 * time.Millisecond,
 		ReadBatchTimeout: time.Second,
 		QueueCapacity:    cfg.MaxBatch,

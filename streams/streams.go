@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/internal/tmpdir"
 )
 
 // TopicSpec is a topic and its partition count.
@@ -103,6 +104,13 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 	}
 }
 
+// FetchMaxBytes is the most a reader asks a partition for at a time. kafka-go gives the
+// whole answer the reader's MaxWait to arrive and otherwise fetches the same offset again,
+// for ever: a consumer with a backlog asked for 10 MiB at a time, and a broker that took
+// longer to read that much (the embedded one from its files, under the race detector) was
+// never heard. 1 MiB (5,000 calls) bounds the broker's work for one answer.
+const FetchMaxBytes = 1 << 20
+
 // segmentBytes is the embedded broker's log segment size: each partition's log is a file per
 // MiB (about nine new files a second at 5,000 calls a second with crews closing them).
 const segmentBytes = 1 << 20
@@ -131,7 +139,8 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 	// came as bursts of 40–50,000 page faults a second, during which a call's latency rose from
 	// 12 to 80–250 ms (BENCHMARKS.md, "Steady state"). In files the log is the kernel's page
 	// cache; the heap stays at what the service holds.
-	dir, err := os.MkdirTemp("", "ems120-broker-")
+	// A broker killed with its process leaves its log; the next start removes it.
+	dir, err := tmpdir.Make("ems120-broker-")
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
@@ -164,7 +173,7 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 // Addrs are the broker's listen addresses.
 func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
 
-// Close stops the broker and removes its log: its data is gone.
+// Close stops the broker and removes its log: its data is gone. A second Close does nothing.
 func (b *Broker) Close() {
 	b.c.Close()
 	os.RemoveAll(b.dir)

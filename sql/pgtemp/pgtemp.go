@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ems120/ems120/internal/tmpdir"
 )
 
 // ErrNoPostgres is returned when no PostgreSQL server binaries are installed.
@@ -77,8 +79,8 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStale()
-	dir, err := os.MkdirTemp("", "ems120-pg-")
+	// A server killed with its owner leaves its directory; the next start removes it.
+	dir, err := tmpdir.Make("ems120-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtemp: %w", err)
 	}
@@ -222,26 +224,6 @@ func (s *Server) Close() error {
 		s.proc = nil
 	}
 	return os.RemoveAll(s.dir)
-}
-
-// removeStale removes the directories of throwaway servers whose owner was killed before it
-// could clean up (the server itself dies with its owner, see spawn): older than a minute, so
-// a server being set up right now is left alone, and with no live postmaster.
-func removeStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "ems120-pg-*"))
-	for _, d := range dirs {
-		st, err := os.Stat(d)
-		if err != nil || time.Since(st.ModTime()) < time.Minute {
-			continue
-		}
-		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
-			first, _, _ := strings.Cut(string(b), "\n")
-			if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && syscall.Kill(pid, 0) == nil {
-				continue // alive
-			}
-		}
-		os.RemoveAll(d)
-	}
 }
 
 func freePort() (int, error) {

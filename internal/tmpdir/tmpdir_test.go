@@ -1,0 +1,58 @@
+package tmpdir
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Make removes the directories of its prefix whose owner is gone or unknown and that are
+// older than a minute, and leaves the others: a live owner's, one being set up right now,
+// another prefix's.
+func TestMakeRemovesOnlyStaleDirectories(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Skipf("no process to outlive (true: %v)", err)
+	}
+	deadPID := done.Process.Pid
+	old := time.Now().Add(-2 * time.Minute)
+	mk := func(name string, owner int, age time.Time) string {
+		d := filepath.Join(os.TempDir(), name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if owner != 0 {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(owner)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(d, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	deadOld := mk("x-dead-old", deadPID, old)
+	unownedOld := mk("x-unowned-old", 0, old)
+	liveOld := mk("x-live-old", os.Getpid(), old)
+	deadNew := mk("x-dead-new", deadPID, time.Now())
+	other := mk("y-dead-old", deadPID, old)
+
+	dir, err := Make("x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil || string(b) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("new directory's owner file: %q, %v; want this process", b, err)
+	}
+	for d, want := range map[string]bool{deadOld: false, unownedOld: false, liveOld: true, deadNew: true, other: true, dir: true} {
+		_, err := os.Stat(d)
+		if got := err == nil; got != want {
+			t.Errorf("%s: present %v, want %v", filepath.Base(d), got, want)
+		}
+	}
+}
