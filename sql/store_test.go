@@ -306,3 +306,75 @@ func TestKnownCallsPlanIsAnIndexProbe(t *testing.T) {
 		t.Fatalf("the replay check's generic plan does not probe the primary key:\n%s", plan)
 	}
 }
+
+// A unit's row changes at every status change and every position flush, thousands of times a
+// second in a surge. Each of those updates stays on the row's page (HOT) and touches no
+// index, moving or not; and an outbox row, a group commit's messages, is stored compressed.
+func TestUnitUpdatesStayOnTheirPageAndTheOutboxIsCompressed(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	unit := sql.UnitRow{ID: "A-HOT", Kind: contract.KindALS, Status: contract.StatusAvailable, Pos: city.Point{Lat: 30.5, Lng: 114.2}, PingAt: at, StatusAt: at}
+	write := func(u sql.UnitRow, out *sql.OutboxRow) {
+		t.Helper()
+		if err := st.InTx(ctx, func(tx *sql.Tx) error { tx.Apply(sql.Changes{Units: []sql.UnitRow{u}, Outbox: out}); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(unit, nil)
+	const updates = 20
+	for i := 1; i <= updates/2; i++ {
+		// A status change that came with a new position (the crew's "on scene" at the
+		// scene), then a position flush.
+		unit.Pos = city.Point{Lat: 30.5 + float64(i)/1000, Lng: 114.2}
+		unit.PingAt, unit.StatusAt = at.Add(time.Duration(i)*time.Minute), at.Add(time.Duration(i)*time.Minute)
+		unit.Status = []contract.UnitStatus{contract.StatusOnScene, contract.StatusAvailable}[i%2]
+		write(unit, nil)
+		unit.Pos.Lng += 0.001
+		unit.PingAt = unit.PingAt.Add(time.Second)
+		if err := st.UpdatePositions(ctx, []sql.UnitRow{unit}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The statistics reach the view when the writing backends report them, within seconds.
+	var upd, hot int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := st.Pool.QueryRow(ctx, `SELECT pg_stat_clear_snapshot()::text || '', n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'units'`).
+			Scan(new(string), &upd, &hot); err != nil {
+			t.Fatal(err)
+		}
+		if upd >= updates {
+			break
+		}
+	}
+	if upd != updates || hot != updates {
+		t.Fatalf("units: %d updates, %d of them HOT; want all %d HOT", upd, hot, updates)
+	}
+	var got sql.UnitRow
+	units, err := st.Units(ctx)
+	if err != nil || len(units) != 1 {
+		t.Fatalf("units = %+v, %v", units, err)
+	}
+	if got = units[0]; got.Pos != unit.Pos || got.Status != unit.Status || !got.PingAt.Equal(unit.PingAt) {
+		t.Fatalf("unit read back as %+v, want %+v", got, unit)
+	}
+
+	msgs := make([]sql.OutboxMsg, 40)
+	for i := range msgs {
+		msgs[i] = sql.OutboxMsg{Topic: contract.TopicAssignments, Key: []byte(fmt.Sprintf("C%d", i)),
+			Value: []byte(fmt.Sprintf(`{"call_id":"C%d","unit_id":"A-%03d","eta_s":%d,"reason":"nearest available unit"}`, i, i, 60+i))}
+	}
+	out := &sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: msgs}
+	write(unit, out)
+	var method *string
+	if err := st.Pool.QueryRow(ctx, `SELECT pg_column_compression(value) FROM outbox WHERE id = $1`, out.ID).Scan(&method); err != nil {
+		t.Fatal(err)
+	}
+	if method == nil || *method != "lz4" && *method != "pglz" {
+		t.Fatalf("outbox value stored with compression %v, want lz4 (or pglz on a server without it)", method)
+	}
+	rows, err := st.PendingOutbox(ctx, 0, 10)
+	if err != nil || len(rows) != 1 || len(rows[0].Msgs) != len(msgs) || string(rows[0].Msgs[39].Value) != string(msgs[39].Value) {
+		t.Fatalf("outbox read back = %d rows, %v", len(rows), err)
+	}
+}
