@@ -1,6 +1,13 @@
 // Package tmpdir makes the temporary directories of ems120's throwaway servers (the embedded
 // broker's log, the throwaway PostgreSQL) and removes the ones a killed process left behind:
 // the broker's log of a load test killed at 5,000 calls a second is a gigabyte a minute.
+//
+// They go in memory (/dev/shm) when the machine has room, as Base says. Both servers already
+// trade durability for speed (the database runs with fsync off, the broker never syncs) and
+// their directories are removed at exit, so writing them to a disk buys nothing; and it
+// costs: the kernel writes dirty pages back in bursts once they are 30 s old, hundreds of
+// megabytes at once in a load test, and the load test's worst latencies came with those
+// bursts (BENCHMARKS.md, "Steady state").
 package tmpdir
 
 import (
@@ -16,17 +23,64 @@ import (
 // ownerFile holds the process id of the directory's owner.
 const ownerFile = "owner.pid"
 
-// Make removes the stale directories named prefix* in os.TempDir, then creates a new one
-// owned by this process. A directory is stale when it is older than a minute (one being set
-// up right now is left alone) and its owner is not alive or not known.
-func Make(prefix string) (string, error) {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
-	for _, d := range dirs {
-		if stale(d) {
-			os.RemoveAll(d)
+// shm is the memory file system Base prefers, and minShm the room it wants there and in
+// memory: a 120 s load test at 5,000 calls/s leaves about 4 GB in the two directories.
+var (
+	shm    = "/dev/shm"
+	minShm = uint64(8) << 30
+)
+
+// tmpfsMagic is the f_type of a tmpfs (linux/magic.h).
+const tmpfsMagic = 0x01021994
+
+// Base is where Make puts directories: $TMPDIR when it is set (the user's choice: set it to a
+// disk directory for runs longer than memory allows); otherwise /dev/shm when it is a tmpfs
+// with at least 8 GiB free and as much memory available; otherwise os.TempDir.
+func Base() string {
+	if os.Getenv("TMPDIR") != "" {
+		return os.TempDir()
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(shm, &fs); err == nil && fs.Type == tmpfsMagic &&
+		fs.Bavail*uint64(fs.Bsize) >= minShm && memAvailable() >= minShm {
+		return shm
+	}
+	return os.TempDir()
+}
+
+// memAvailable is MemAvailable from /proc/meminfo, in bytes; 0 when unknown.
+func memAvailable() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok { // "MemAvailable:  21 kB"
+			if f := strings.Fields(rest); len(f) > 0 {
+				if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
 		}
 	}
-	dir, err := os.MkdirTemp("", prefix)
+	return 0
+}
+
+// Make removes the stale directories named prefix* in Base (and in os.TempDir, where they
+// were made when memory was short), then creates a new one in Base owned by this process. A
+// directory is stale when it is older than a minute (one being set up right now is left
+// alone) and its owner is not alive or not known.
+func Make(prefix string) (string, error) {
+	base := Base()
+	for _, b := range []string{base, os.TempDir()} {
+		dirs, _ := filepath.Glob(filepath.Join(b, prefix+"*"))
+		for _, d := range dirs {
+			if stale(d) {
+				os.RemoveAll(d)
+			}
+		}
+	}
+	dir, err := os.MkdirTemp(base, prefix)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,5 +55,37 @@ func TestMakeRemovesOnlyStaleDirectories(t *testing.T) {
 		if got := err == nil; got != want {
 			t.Errorf("%s: present %v, want %v", filepath.Base(d), got, want)
 		}
+	}
+}
+
+// Base takes $TMPDIR when set, /dev/shm when it is a tmpfs with room, and the system's
+// temporary directory otherwise.
+func TestBasePrefersMemoryWithRoom(t *testing.T) {
+	set := t.TempDir()
+	t.Setenv("TMPDIR", set)
+	if got := Base(); got != set {
+		t.Fatalf("with TMPDIR set, Base = %q, want %q", got, set)
+	}
+	t.Setenv("TMPDIR", "")
+	oldShm, oldMin := shm, minShm
+	t.Cleanup(func() { shm, minShm = oldShm, oldMin })
+
+	shm, minShm = t.TempDir(), 1 // a directory on whatever holds the test's files
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(shm, &fs); err == nil && fs.Type != tmpfsMagic {
+		if got := Base(); got != os.TempDir() {
+			t.Errorf("shm not a tmpfs: Base = %q, want %q", got, os.TempDir())
+		}
+	}
+	shm = "/dev/shm"
+	if err := syscall.Statfs(shm, &fs); err != nil || fs.Type != tmpfsMagic {
+		t.Skipf("/dev/shm is not a tmpfs here (%v): the rest needs one", err)
+	}
+	if got := Base(); got != shm {
+		t.Errorf("tmpfs with room: Base = %q, want %q", got, shm)
+	}
+	minShm = fs.Blocks*uint64(fs.Bsize) + 1 // more than it can ever have free
+	if got := Base(); got != os.TempDir() {
+		t.Errorf("tmpfs without room: Base = %q, want %q", got, os.TempDir())
 	}
 }
