@@ -72,7 +72,8 @@ func TestLoadRejectsUnknownMode(t *testing.T) {
 // assignment for a call the run did not write counts for nothing.
 func TestBookCountsFirstAssignmentsAndDuplicates(t *testing.T) {
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	bk := newBook(start)
+	bk := newBook(4)
+	bk.start = start
 	if !bk.write("A", sentCall{at: 10 * time.Millisecond}) || !bk.write("B", sentCall{at: 1500 * time.Millisecond}) {
 		t.Fatal("two calls not written")
 	}

@@ -329,7 +329,7 @@ func ReplayLive(ctx context.Context, cfg ReplayConfig, rp Replayed) (LoadResult,
 		return c
 	}
 	start := time.Now()
-	res, runErr := driveCalls(ctx, lv, true, due, next, cfg.Logger, progress)
+	res, runErr := driveCalls(ctx, lv, true, due, len(rp.Calls), next, cfg.Logger, progress)
 	if runErr == nil {
 		// The record's figures: every call, what became of it, ETA and distance.
 		rec, err := FromRecord(context.WithoutCancel(ctx), lv.svc.Store(), time.Since(start))
