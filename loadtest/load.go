@@ -630,14 +630,14 @@ type book struct {
 // fault, about 13 µs, and a run's first seconds otherwise faulted in the whole goal — 100,000
 // faults, p99 of 200–650 ms in seconds 0–3 — once the book, sized for the run, had raised it.
 // The freed block stays with the process (it is under the goal), and the allocator reuses
-// its pages.
+// its pages. At most 1 GiB is touched: an hour-long run's goal grows past that as it goes.
 func warmHeap() {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	goal, live := s[0].Value.Uint64(), s[1].Value.Uint64()
 	if goal > live {
-		b := make([]byte, goal-live)
+		b := make([]byte, min(goal-live, 1<<30))
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
 		}
