@@ -66,20 +66,21 @@ func memAvailable() uint64 {
 	return 0
 }
 
-// Make removes the stale directories named prefix* in Base (and in os.TempDir, where they
-// were made when memory was short), then creates a new one in Base owned by this process. A
-// directory is stale when it is older than a minute (one being set up right now is left
-// alone) and its owner is not alive or not known.
+// Make removes the stale directories named prefix* in both places Base chooses from, then
+// creates a new one in Base owned by this process. A directory is stale when it is older than
+// a minute (one being set up right now is left alone) and its owner is not alive or not known.
+// The stale go first: a killed load test's files in /dev/shm hold gigabytes of memory, and
+// Base, asked before they are gone, would find no room and leave them there for good.
 func Make(prefix string) (string, error) {
-	base := Base()
-	for _, b := range []string{base, os.TempDir()} {
-		dirs, _ := filepath.Glob(filepath.Join(b, prefix+"*"))
+	for _, place := range []string{shm, os.TempDir()} {
+		dirs, _ := filepath.Glob(filepath.Join(place, prefix+"*"))
 		for _, d := range dirs {
 			if stale(d) {
 				os.RemoveAll(d)
 			}
 		}
 	}
+	base := Base()
 	dir, err := os.MkdirTemp(base, prefix)
 	if err != nil {
 		return "", err

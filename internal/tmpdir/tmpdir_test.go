@@ -12,17 +12,20 @@ import (
 
 // Make removes the directories of its prefix whose owner is gone or unknown and that are
 // older than a minute, and leaves the others: a live owner's, one being set up right now,
-// another prefix's.
+// another prefix's. It looks in memory too, where Base does not put this one.
 func TestMakeRemovesOnlyStaleDirectories(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
+	oldShm := shm
+	t.Cleanup(func() { shm = oldShm })
+	shm = t.TempDir()
 	done := exec.Command("true")
 	if err := done.Run(); err != nil {
 		t.Skipf("no process to outlive (true: %v)", err)
 	}
 	deadPID := done.Process.Pid
 	old := time.Now().Add(-2 * time.Minute)
-	mk := func(name string, owner int, age time.Time) string {
-		d := filepath.Join(os.TempDir(), name)
+	mk := func(place, name string, owner int, age time.Time) string {
+		d := filepath.Join(place, name)
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -36,11 +39,12 @@ func TestMakeRemovesOnlyStaleDirectories(t *testing.T) {
 		}
 		return d
 	}
-	deadOld := mk("x-dead-old", deadPID, old)
-	unownedOld := mk("x-unowned-old", 0, old)
-	liveOld := mk("x-live-old", os.Getpid(), old)
-	deadNew := mk("x-dead-new", deadPID, time.Now())
-	other := mk("y-dead-old", deadPID, old)
+	deadOld := mk(os.TempDir(), "x-dead-old", deadPID, old)
+	unownedOld := mk(os.TempDir(), "x-unowned-old", 0, old)
+	liveOld := mk(os.TempDir(), "x-live-old", os.Getpid(), old)
+	deadNew := mk(os.TempDir(), "x-dead-new", deadPID, time.Now())
+	other := mk(os.TempDir(), "y-dead-old", deadPID, old)
+	deadInShm := mk(shm, "x-dead-old", deadPID, old)
 
 	dir, err := Make("x-")
 	if err != nil {
@@ -50,7 +54,11 @@ func TestMakeRemovesOnlyStaleDirectories(t *testing.T) {
 	if err != nil || string(b) != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("new directory's owner file: %q, %v; want this process", b, err)
 	}
-	for d, want := range map[string]bool{deadOld: false, unownedOld: false, liveOld: true, deadNew: true, other: true, dir: true} {
+	if filepath.Dir(dir) != os.TempDir() {
+		t.Errorf("new directory %s, want it in TMPDIR %s", dir, os.TempDir())
+	}
+	for d, want := range map[string]bool{deadOld: false, unownedOld: false, liveOld: true, deadNew: true, other: true, dir: true,
+		deadInShm: false} {
 		_, err := os.Stat(d)
 		if got := err == nil; got != want {
 			t.Errorf("%s: present %v, want %v", filepath.Base(d), got, want)
