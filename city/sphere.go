@@ -35,3 +35,12 @@ func MToHav(m float64) float64 {
 	s := math.Sin(m / (2 * EarthRadiusM))
 	return s * s
 }
+
+// Offset is the point eastM metres east and northM metres north of p, for distances of a few
+// kilometres: a degree of latitude is taken as 111,195 m, a degree of longitude as the
+// great-circle distance between two points a degree apart on p's parallel.
+func (p Point) Offset(eastM, northM float64) Point {
+	const mPerDeg = 111_195.0
+	lngM := DistanceM(Point{Lat: p.Lat}, Point{Lat: p.Lat, Lng: 1})
+	return Point{Lat: p.Lat + northM/mPerDeg, Lng: p.Lng + eastM/lngM}
+}

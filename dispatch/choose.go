@@ -8,6 +8,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch/fleetindex"
 )
 
 // candidate is a unit that could go to a call.
@@ -44,7 +45,7 @@ func (e *Engine) inStandard(cd candidate) bool {
 // ETA grows with distance, so that is the nearest unit, found by the index's ring search in a
 // few microseconds; any other model gets every unit within r and its ETA. Ties go by
 // distance, then unit id, in both.
-func (e *Engine) bestIn(x *Index, c contract.Call, r float64, now time.Time, kind contract.UnitKind, inStd bool) (candidate, bool) {
+func (e *Engine) bestIn(x *fleetindex.Index, c contract.Call, r float64, now time.Time, kind contract.UnitKind, inStd bool) (candidate, bool) {
 	at := city.Point{Lat: c.Lat, Lng: c.Lng}
 	turnout := e.cfg.Travel.Turnout(c.Priority)
 	if lm, ok := e.cfg.Travel.(city.Linear); ok {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch/fleetindex"
+	"github.com/ems120/ems120/internal/blocks"
 )
 
 // Errors of the engine. Callers match them with errors.Is; *TransitionError with errors.As.
@@ -125,11 +127,11 @@ type Incident struct {
 // Engine is the dispatcher's state: the fleet, the live incidents and the queue.
 type Engine struct {
 	cfg        Config
-	units      map[string]int32 // handles by unit id
-	fleet      blocks[Unit]     // the units by handle
-	kindOf     []uint8          // by handle: the unit's kind as a tag (kindTag), for searches that filter by kind
-	index      *Index           // units that may be dispatched: available, serving nothing, not flagged
-	preemptive *Index           // units on their way to a priority 3–4 call (only with Config.Preempt)
+	units      map[string]int32  // handles by unit id
+	fleet      blocks.List[Unit] // the units by handle
+	kindOf     []uint8           // by handle: the unit's kind as a tag (kindTag), for searches that filter by kind
+	index      *fleetindex.Index // units that may be dispatched: available, serving nothing, not flagged
+	preemptive *fleetindex.Index // units on their way to a priority 3–4 call (only with Config.Preempt)
 	incidents  map[string]*Incident
 	incSlab    []Incident          // the block incidents are allocated from (newIncident)
 	queue      []*Incident         // sorted: priority, then received_at, then call id
@@ -162,8 +164,8 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		cfg:        cfg,
 		units:      make(map[string]int32),
-		index:      NewAdaptiveIndex(IndexResolution),
-		preemptive: NewAdaptiveIndex(IndexResolution),
+		index:      fleetindex.NewAdaptive(fleetindex.DefaultResolution),
+		preemptive: fleetindex.NewAdaptive(fleetindex.DefaultResolution),
 		incidents:  make(map[string]*Incident),
 		finished:   newFinishedSet(100_000),
 		changed:    make(map[string]struct{}),
@@ -172,7 +174,8 @@ func New(cfg Config) *Engine {
 	// Equally near units: the smaller id goes first, so decisions do not depend on the order
 	// units were loaded in.
 	byID := func(a, b int32) bool { return e.at(a).ID < e.at(b).ID }
-	e.index.less, e.preemptive.less = byID, byID
+	e.index.SetTieBreak(byID)
+	e.preemptive.SetTieBreak(byID)
 	return e
 }
 
@@ -192,8 +195,8 @@ func (e *Engine) AddUnit(u Unit) error {
 	// valid, and a fleet of 110,000 is a hundred-odd objects for the GC, not 110,000. A unit
 	// is found by its handle's place in the blocks, not through a pointer of its own: two
 	// pointers less per unit for the GC to follow.
-	h := e.fleet.add(u)
-	nu := e.fleet.at(h)
+	h := e.fleet.Add(u)
+	nu := e.fleet.At(h)
 	nu.handle = h
 	e.kindOf = append(e.kindOf, kindTag(nu.Kind))
 	e.units[u.ID] = h
@@ -206,7 +209,7 @@ func (e *Engine) AddUnit(u Unit) error {
 }
 
 // at returns the unit with handle h.
-func (e *Engine) at(h int32) *Unit { return e.fleet.at(h) }
+func (e *Engine) at(h int32) *Unit { return e.fleet.At(h) }
 
 // unit returns the unit with the given id, or nil.
 func (e *Engine) unit(id string) *Unit {

@@ -11,19 +11,13 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/dispatch/fleetindex"
 )
 
 var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 
 // offset returns the point dx metres east and dy metres north of p (small distances).
-func offset(p city.Point, dx, dy float64) city.Point {
-	const mPerDeg = 111_195.0
-	return city.Point{Lat: p.Lat + dy/mPerDeg, Lng: p.Lng + dx/(mPerDeg*cosDeg(p.Lat))}
-}
-
-func cosDeg(lat float64) float64 {
-	return city.DistanceM(city.Point{Lat: lat, Lng: 0}, city.Point{Lat: lat, Lng: 1}) / 111_195.0
-}
+func offset(p city.Point, dx, dy float64) city.Point { return p.Offset(dx, dy) }
 
 var centre = city.Point{Lat: 30.5928, Lng: 114.3055}
 
@@ -235,44 +229,6 @@ func TestRestore(t *testing.T) {
 	}
 }
 
-func TestIndexMatchesBruteForce(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := NewIndex(IndexResolution)
-	pts := make([]city.Point, 3000)
-	for i := range pts {
-		pts[i] = offset(centre, (rng.Float64()-0.5)*60_000, (rng.Float64()-0.5)*60_000)
-		x.Update(int32(i), pts[i])
-	}
-	// Move and remove some, so the swap-remove bookkeeping is exercised.
-	for i := 0; i < 1000; i++ {
-		h := rng.IntN(len(pts))
-		if i%3 == 0 {
-			x.Remove(int32(h))
-			pts[h] = city.Point{Lat: 999}
-			continue
-		}
-		pts[h] = offset(pts[h], (rng.Float64()-0.5)*3000, (rng.Float64()-0.5)*3000)
-		x.Update(int32(h), pts[h])
-	}
-	for q := 0; q < 200; q++ {
-		p := offset(centre, (rng.Float64()-0.5)*60_000, (rng.Float64()-0.5)*60_000)
-		r := []float64{1000, 5000, 12_000}[q%3]
-		got := map[int32]bool{}
-		x.Within(p, r, func(h int32, d float64) { got[h] = true })
-		for i, pt := range pts {
-			if pt.Lat == 999 {
-				if got[int32(i)] {
-					t.Fatalf("removed unit %d returned", i)
-				}
-				continue
-			}
-			if (city.DistanceM(p, pt) <= r) != got[int32(i)] {
-				t.Fatalf("query %d r=%.0f: unit %d at %.0f m: index says %v", q, r, i, city.DistanceM(p, pt), got[int32(i)])
-			}
-		}
-	}
-}
-
 // A crowded fleet moves the index to finer cells, a thinned one back; decisions stay right.
 func TestIndexAdaptsToDensity(t *testing.T) {
 	e := newEngine(t)
@@ -280,7 +236,7 @@ func TestIndexAdaptsToDensity(t *testing.T) {
 	for i := 0; i < 20_000; i++ { // 20,000 units within 3 km of the centre
 		addUnit(t, e, fmt.Sprintf("U%05d", i), offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000), contract.KindALS)
 	}
-	for i := 0; i < 3*adaptEvery; i++ {
+	for i := 0; i < 3*1024; i++ { // three of the adaptive index's periods of adaptation
 		p := offset(centre, (rng.Float64()-0.5)*6000, (rng.Float64()-0.5)*6000)
 		want, wantD := int32(-1), math.Inf(1)
 		for h := range int32(len(e.units)) {
@@ -292,7 +248,7 @@ func TestIndexAdaptsToDensity(t *testing.T) {
 			t.Fatalf("search %d at resolution %d: %d, want %d", i, e.index.Resolution(), h, want)
 		}
 	}
-	if r := e.index.Resolution(); r <= IndexResolution {
+	if r := e.index.Resolution(); r <= fleetindex.DefaultResolution {
 		t.Fatalf("20,000 units in 28 km²: still at resolution %d", r)
 	}
 	if err := e.Check(); err != nil {

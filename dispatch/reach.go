@@ -10,11 +10,11 @@ import (
 // service-area check, which refuses a call that no station can reach. A city has tens to
 // hundreds of stations, so Reach reads them all, on the unit sphere with no trigonometry per
 // station, and stops at the first one inside the radius — for a call in the city that is
-// one of the first few. (An Index walks empty cells between sparse stations, and its caches
-// make it single-threaded: 8 µs and a lock per call, measured, against well under 1 µs.)
+// one of the first few. (A fleet index would walk empty cells between sparse stations, and its
+// caches make it single-threaded.)
 // Reach is read-only after NewReach and safe for concurrent use.
 type Reach struct {
-	places []loc
+	places []city.Sphere
 	maxH   float64 // the radius as a haversine
 }
 
@@ -22,16 +22,16 @@ type Reach struct {
 func NewReach(places []city.Point, radiusM float64) *Reach {
 	r := &Reach{maxH: city.MToHav(radiusM)}
 	for _, p := range places {
-		r.places = append(r.places, locOf(p))
+		r.places = append(r.places, p.OnSphere())
 	}
 	return r
 }
 
 // Within reports whether some place is within the radius of p (great-circle).
 func (r *Reach) Within(p city.Point) bool {
-	q := locOf(p)
+	q := p.OnSphere()
 	for i := range r.places {
-		if hav(&q, &r.places[i]) <= r.maxH {
+		if city.Hav(&q, &r.places[i]) <= r.maxH {
 			return true
 		}
 	}
@@ -41,10 +41,10 @@ func (r *Reach) Within(p city.Point) bool {
 // NearestM is the great-circle distance from p to the nearest place; ok is false when there
 // are no places.
 func (r *Reach) NearestM(p city.Point) (m float64, ok bool) {
-	q := locOf(p)
+	q := p.OnSphere()
 	best := math.Inf(1)
 	for i := range r.places {
-		best = min(best, hav(&q, &r.places[i]))
+		best = min(best, city.Hav(&q, &r.places[i]))
 	}
 	return city.HavToM(best), len(r.places) > 0
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
-	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/dispatch/fleetindex"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql/pgtemp"
 	"github.com/ems120/ems120/streams"
@@ -136,11 +136,14 @@ func loadCity(base *city.City, n int, seed uint64) *city.City {
 	rng := rand.New(rand.NewPCG(seed, 77))
 	gen := NewGenerator(base, DefaultMix, seed, "U")
 	kinds := []contract.UnitKind{contract.KindALS, contract.KindBLS, contract.KindBLS, contract.KindNegativePressure}
-	stations := dispatch.NewStationIndex(base.Stations)
+	stations := fleetindex.New(fleetindex.DefaultResolution)
+	for i, st := range base.Stations {
+		stations.Update(int32(i), st.Point)
+	}
 	for i := 0; i < n; i++ {
 		call := gen.Call(time.Time{})
 		p := city.Point{Lat: call.Lat, Lng: call.Lng}
-		home, _, _ := stations.Nearest(p, dispatch.MaxSearchM, nil)
+		home, _, _ := stations.Nearest(p, fleetindex.MaxSearchM, nil)
 		c.Fleet = append(c.Fleet, city.Unit{ID: fmt.Sprintf("L-%06d", i), Kind: kinds[rng.IntN(len(kinds))],
 			Station: base.Stations[max(home, 0)].ID, Start: &p})
 	}

@@ -1,4 +1,4 @@
-package dispatch
+package fleetindex
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func fixture(n int) *fleetFixture {
 }
 
 func (f *fleetFixture) index(res int) *Index {
-	x := NewIndex(res)
+	x := New(res)
 	for i, p := range f.pts {
 		if f.available[i] {
 			x.Update(int32(i), p)
@@ -153,7 +153,7 @@ func (p *postgisPeer) nearest(tb testing.TB, q city.Point) int32 {
 
 func TestNearestAgreesWithScanAndPostGIS(t *testing.T) {
 	f := fixture(2000)
-	x := f.index(IndexResolution)
+	x := f.index(DefaultResolution)
 	pg := newPostgisPeer(t, f)
 	for i, q := range f.queries[:300] {
 		want, wantD := f.scanNearest(q)
@@ -179,7 +179,7 @@ func BenchmarkNearest(b *testing.B) {
 	for _, n := range []int{500, 10_000, 100_000} {
 		f := fixture(n)
 		b.Run(fmt.Sprintf("index/units=%d", n), func(b *testing.B) {
-			x := f.index(IndexResolution)
+			x := f.index(DefaultResolution)
 			i := 0
 			for b.Loop() {
 				if _, _, ok := x.Nearest(f.queries[i%len(f.queries)], math.Inf(1), nil); !ok {
@@ -229,7 +229,7 @@ func BenchmarkUpdate(b *testing.B) {
 	for _, n := range []int{500, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
 			f := fixture(n)
-			x := f.index(IndexResolution)
+			x := f.index(DefaultResolution)
 			hs, ps := moves(f, 1<<16)
 			i := 0
 			for b.Loop() {
@@ -244,7 +244,7 @@ func BenchmarkUpdate(b *testing.B) {
 // BenchmarkUpdateJump is the worst case of an update: the unit lands in another cell.
 func BenchmarkUpdateJump(b *testing.B) {
 	f := fixture(10_000)
-	x := f.index(IndexResolution)
+	x := f.index(DefaultResolution)
 	i := 0
 	for b.Loop() {
 		h := int32(i % len(f.pts))
@@ -253,7 +253,7 @@ func BenchmarkUpdateJump(b *testing.B) {
 	}
 }
 
-// BenchmarkIndexResolution is how IndexResolution was chosen: nearest-unit queries and pings
+// BenchmarkIndexResolution is how DefaultResolution was chosen: nearest-unit queries and pings
 // at each candidate resolution and fleet size.
 func BenchmarkIndexResolution(b *testing.B) {
 	for _, res := range []int{6, 7, 8, 9} {

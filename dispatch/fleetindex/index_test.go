@@ -1,4 +1,4 @@
-package dispatch
+package fleetindex
 
 import (
 	"math"
@@ -13,15 +13,15 @@ import (
 // and answers every query as the brute-force scan does at each resolution it passes through.
 func TestAdaptiveIndexFollowsDensity(t *testing.T) {
 	f := fixture(100_000)
-	x := NewAdaptiveIndex(IndexResolution)
+	x := NewAdaptive(DefaultResolution)
 	for i, p := range f.pts {
 		if f.available[i] {
 			x.Update(int32(i), p)
 		}
 	}
 	x.Settle()
-	if x.Resolution() <= IndexResolution {
-		t.Fatalf("80,000 units over Wuhan left the index at resolution %d; want finer than %d", x.Resolution(), IndexResolution)
+	if x.Resolution() <= DefaultResolution {
+		t.Fatalf("80,000 units over Wuhan left the index at resolution %d; want finer than %d", x.Resolution(), DefaultResolution)
 	}
 	loaded := x.Resolution()
 	check := func(when string) {
@@ -59,7 +59,7 @@ func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
 	f := fixture(20_000)
 	pts := append([]city.Point(nil), f.pts...)
 	in := make([]bool, len(pts))
-	x := NewAdaptiveIndex(IndexResolution)
+	x := NewAdaptive(DefaultResolution)
 	for i := range pts {
 		if i%2 == 0 {
 			x.Update(int32(i), pts[i])
@@ -105,15 +105,15 @@ func TestRebuildKeepsChangesMadeMeanwhile(t *testing.T) {
 	}
 	// The coarse level (Index.coarse) has followed every change too.
 	if x.coarse == nil {
-		t.Fatalf("resolution %d, finer than %d, has no coarse level", x.Resolution(), IndexResolution)
+		t.Fatalf("resolution %d, finer than %d, has no coarse level", x.Resolution(), DefaultResolution)
 	}
 	for i := range pts {
 		if x.coarse.Contains(int32(i)) != in[i] {
 			t.Fatalf("unit %d: in the coarse level %v, want %v", i, x.coarse.Contains(int32(i)), in[i])
 		}
 	}
-	if x.coarse.Len() != want || x.coarse.Resolution() != IndexResolution {
-		t.Fatalf("coarse level: %d units at resolution %d, want %d at %d", x.coarse.Len(), x.coarse.Resolution(), want, IndexResolution)
+	if x.coarse.Len() != want || x.coarse.Resolution() != DefaultResolution {
+		t.Fatalf("coarse level: %d units at resolution %d, want %d at %d", x.coarse.Len(), x.coarse.Resolution(), want, DefaultResolution)
 	}
 	for qi, q := range f.queries[:300] {
 		wantH, wantD := -1, math.Inf(1)
@@ -140,12 +140,12 @@ func TestFarSearchGoesCoarse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var pts []city.Point
 	for range 50_000 { // the centre: 50,000 units within 4 km
-		pts = append(pts, offset(centre, (rng.Float64()-0.5)*8000, (rng.Float64()-0.5)*8000))
+		pts = append(pts, centre.Offset((rng.Float64()-0.5)*8000, (rng.Float64()-0.5)*8000))
 	}
 	f := fixture(20_000)
 	pts = append(pts, f.pts...) // and 20,000 over the whole city
 	locs := make([]loc, len(pts))
-	x := NewAdaptiveIndex(IndexResolution)
+	x := NewAdaptive(DefaultResolution)
 	for i, p := range pts {
 		locs[i] = locOf(p)
 		x.Update(int32(i), p)
@@ -164,7 +164,7 @@ func TestFarSearchGoesCoarse(t *testing.T) {
 			x.Resolution(), x.coarse != nil, maxAdaptiveRes)
 	}
 	rare := func(h int32) bool { return h%2000 == 0 } // 35 of the 70,000
-	cells := x.cells.n
+	cells := x.cells.Len()
 	const searches = 40
 	for qi, q := range f.queries[:searches] {
 		ql := locOf(q)
@@ -196,7 +196,7 @@ func TestFarSearchGoesCoarse(t *testing.T) {
 			t.Fatalf("query %d: Within 5 km gave %d units, the scan %d", qi, n, wantN)
 		}
 	}
-	if grown := x.cells.n - cells; grown > searches*2*fineWalk {
+	if grown := x.cells.Len() - cells; grown > searches*2*fineWalk {
 		t.Fatalf("%d far searches created %d fine cells; want at most %d", searches, grown, searches*2*fineWalk)
 	}
 }
@@ -229,3 +229,43 @@ func TestIndexRecordsHoldNoPointers(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := New(DefaultResolution)
+	pts := make([]city.Point, 3000)
+	for i := range pts {
+		pts[i] = centre.Offset((rng.Float64()-0.5)*60_000, (rng.Float64()-0.5)*60_000)
+		x.Update(int32(i), pts[i])
+	}
+	// Move and remove some, so the swap-remove bookkeeping is exercised.
+	for i := 0; i < 1000; i++ {
+		h := rng.IntN(len(pts))
+		if i%3 == 0 {
+			x.Remove(int32(h))
+			pts[h] = city.Point{Lat: 999}
+			continue
+		}
+		pts[h] = pts[h].Offset((rng.Float64()-0.5)*3000, (rng.Float64()-0.5)*3000)
+		x.Update(int32(h), pts[h])
+	}
+	for q := 0; q < 200; q++ {
+		p := centre.Offset((rng.Float64()-0.5)*60_000, (rng.Float64()-0.5)*60_000)
+		r := []float64{1000, 5000, 12_000}[q%3]
+		got := map[int32]bool{}
+		x.Within(p, r, func(h int32, d float64) { got[h] = true })
+		for i, pt := range pts {
+			if pt.Lat == 999 {
+				if got[int32(i)] {
+					t.Fatalf("removed unit %d returned", i)
+				}
+				continue
+			}
+			if (city.DistanceM(p, pt) <= r) != got[int32(i)] {
+				t.Fatalf("query %d r=%.0f: unit %d at %.0f m: index says %v", q, r, i, city.DistanceM(p, pt), got[int32(i)])
+			}
+		}
+	}
+}
+
+var centre = city.Point{Lat: 30.5928, Lng: 114.3055}
