@@ -9,6 +9,7 @@ package hospitals
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"maps"
 	"slices"
@@ -164,7 +165,7 @@ type Registry struct {
 	byID      map[string]*Hospital
 	booked    map[string]booking // call id → its reserved bed
 	byNeed    map[string][]*Hospital
-	heap      outward // choose's, kept between calls
+	heap      outward // choose's walk, kept between calls
 }
 
 type booking struct {
@@ -330,45 +331,49 @@ type option struct {
 func (a *option) before(b *option) bool { return a.key < b.key || a.key == b.key && a.i < b.i }
 
 // outward yields options in order of transport time (ties by hospital id) without sorting
-// them all: a binary heap, built in linear time, popped only as far as the walk goes — a few
-// hospitals, where a sort would order all of them for every call.
+// them all: a heap (container/heap), built in linear time, popped only as far as the walk
+// goes — a few hospitals, where a sort would order all of them for every call.
 type outward []option
 
-func (h outward) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
-			m = r
-		}
-		if !h[m].before(&h[i]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+func (h outward) Len() int           { return len(h) }
+func (h outward) Less(i, j int) bool { return h[i].before(&h[j]) }
+func (h outward) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *outward) Push(x any)        { *h = append(*h, x.(option)) }
+
+// Pop drops the last option: next reads the nearest before heap.Pop moves it there, so
+// that no option is boxed into an interface on the way out.
+func (h *outward) Pop() any {
+	*h = (*h)[:len(*h)-1]
+	return nil
 }
 
-func (h *outward) init() {
-	for i := len(*h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-// pop removes and returns the nearest remaining option; ok is false when none remain.
-func (h *outward) pop() (option, bool) {
-	old := *h
-	if len(old) == 0 {
+// next removes and returns the nearest remaining option; ok is false when none remain.
+func (h *outward) next() (option, bool) {
+	if len(*h) == 0 {
 		return option{}, false
 	}
-	top := old[0]
-	old[0] = old[len(old)-1]
-	*h = old[:len(old)-1]
-	h.down(0)
+	top := (*h)[0]
+	heap.Pop(h)
 	return top, true
+}
+
+// walk is one destination choice: the hospitals ranked outwards from the scene, and the
+// nearest suitable one whatever its beds (the reference for the choice's reason).
+type walk struct {
+	r       *Registry
+	need    Need
+	at      time.Time
+	from    ranking
+	h       *outward
+	nearest option
+}
+
+// pick is the choice of o for the reason given (marked when o's report is stale).
+func (w *walk) pick(o option, reason string) (Choice, *Hospital) {
+	if w.r.Stale(o.h, w.at) {
+		reason += reasonStaleSuffix
+	}
+	return Choice{HospitalID: o.h.ID, Bed: w.need.Bed, Reason: reason, Transport: o.t, Nearest: w.nearest.t}, o.h
 }
 
 func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
@@ -377,86 +382,94 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	if len(cands) == 0 {
 		return Choice{Bed: need.Bed, Reason: ReasonNone}, nil
 	}
-	from := r.rankFrom(c, at)
-	var nearest option // the nearest suitable hospital, whatever its beds
-	pick := func(o option, reason string) (Choice, *Hospital) {
-		if r.Stale(o.h, at) {
-			reason += reasonStaleSuffix
-		}
-		return Choice{HospitalID: o.h.ID, Bed: need.Bed, Reason: reason, Transport: o.t, Nearest: nearest.t}, o.h
-	}
+	w := &walk{r: r, need: need, at: at, from: r.rankFrom(c, at)}
 	if r.cfg.Policy != PolicyNearest && !anyFree(cands, need.Bed) {
 		// Every suitable hospital is full (a surge): the nearest, found in one pass.
-		nearest = from.nearest(cands)
-		return pick(nearest, ReasonAllFull)
+		w.nearest = w.from.nearest(cands)
+		return w.pick(w.nearest, ReasonAllFull)
 	}
-	heap := r.heap[:0]
-	for i, h := range cands {
-		heap = append(heap, from.option(i, h))
+	// The heap is the registry's, kept between calls: its slice is reused, and a pointer to it
+	// handed to container/heap costs no allocation.
+	r.heap = r.heap[:0]
+	for i, hosp := range cands {
+		r.heap = append(r.heap, w.from.option(i, hosp))
 	}
-	defer func() { r.heap = heap[:0] }()
-	heap.init()
+	w.h = &r.heap
+	heap.Init(w.h)
 	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
-	nearest, _ = heap.pop()
-	nearest = from.timed(nearest)
-	// first: the nearest accepting hospital (with a free bed, for the balanced policy).
-	first, found := nearest, false
-	for o, ok := nearest, true; ok; o, ok = heap.pop() {
-		o = from.timed(o)
+	w.nearest, _ = w.h.next()
+	w.nearest = w.from.timed(w.nearest)
+	first, found := w.firstAccepting()
+	switch {
+	case r.cfg.Policy == PolicyNearest && found:
+		return w.pick(first, ReasonNearest)
+	case !found:
+		return w.pick(w.nearest, ReasonAllFull)
+	case first.t > r.cfg.MaxTransport:
+		return w.pick(first, ReasonBeyondMax)
+	}
+	return w.balance(c, first)
+}
+
+// firstAccepting walks from the nearest to the first hospital that accepts patients — and,
+// unless the policy is nearest, has a free bed.
+func (w *walk) firstAccepting() (option, bool) {
+	for o, ok := w.nearest, true; ok; o, ok = w.h.next() {
+		o = w.from.timed(o)
 		if !o.h.Accepting {
 			continue
 		}
-		if r.cfg.Policy == PolicyNearest {
-			return pick(o, ReasonNearest)
+		if w.r.cfg.Policy == PolicyNearest {
+			return o, true
 		}
-		if o.eff = o.h.Effective(need.Bed); o.eff.Free() > 0 {
-			first, found = o, true
-			break
+		if o.eff = o.h.Effective(w.need.Bed); o.eff.Free() > 0 {
+			return o, true
 		}
 	}
-	switch {
-	case !found:
-		return pick(nearest, ReasonAllFull)
-	case first.t > r.cfg.MaxTransport:
-		return pick(first, ReasonBeyondMax)
-	}
-	slack := r.cfg.Slack
+	return option{}, false
+}
+
+// balance walks on from first, as far as the slack allows, to a hospital less occupied by
+// more than the load band; the least occupied such one is the choice.
+func (w *walk) balance(c contract.Call, first option) (Choice, *Hospital) {
+	cfg := w.r.cfg
+	slack := cfg.Slack
 	switch {
 	case c.Priority == 1:
 		slack = 0 // a life-threatening patient is not detoured to spread load
-	case need.Bed == contract.BedEmergency:
-		slack = r.cfg.EmergencySlack
+	case w.need.Bed == contract.BedEmergency:
+		slack = cfg.EmergencySlack
 	}
 	load := func(o *option) float64 {
 		l := o.eff.OccupancyPct()
-		if r.Stale(o.h, at) {
-			l += r.cfg.StalePenaltyPct
+		if w.r.Stale(o.h, w.at) {
+			l += cfg.StalePenaltyPct
 		}
 		return l
 	}
 	best, bestLoad := first, load(&first)
-	for o, ok := heap.pop(); ok; o, ok = heap.pop() {
-		o = from.timed(o)
-		if o.t > r.cfg.MaxTransport || o.t > first.t+slack {
+	for o, ok := w.h.next(); ok; o, ok = w.h.next() {
+		o = w.from.timed(o)
+		if o.t > cfg.MaxTransport || o.t > first.t+slack {
 			break
 		}
 		if !o.h.Accepting {
 			continue
 		}
-		if o.eff = o.h.Effective(need.Bed); o.eff.Free() == 0 {
+		if o.eff = o.h.Effective(w.need.Bed); o.eff.Free() == 0 {
 			continue
 		}
-		if l := load(&o); l < bestLoad-r.cfg.LoadBand {
+		if l := load(&o); l < bestLoad-cfg.LoadBand {
 			best, bestLoad = o, l
 		}
 	}
 	switch {
 	case best.h != first.h:
-		return pick(best, ReasonSpreadLoad)
-	case best.h != nearest.h:
-		return pick(best, ReasonNearestFull)
+		return w.pick(best, ReasonSpreadLoad)
+	case best.h != w.nearest.h:
+		return w.pick(best, ReasonNearestFull)
 	default:
-		return pick(best, ReasonNearest)
+		return w.pick(best, ReasonNearest)
 	}
 }
 
