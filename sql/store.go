@@ -453,6 +453,19 @@ var releases = map[string]bool{"received": true, "queued": true, "closed": true,
 // one-live-incident-per-unit index never sees a unit handed over within the batch twice. The
 // outbox row carries its id (NewOutboxID).
 func (t *Tx) Apply(ch Changes) {
+	t.applyCalls(ch)
+	t.insertAssignments(ch.Assignments)
+	t.insertEvents(ch.Events)
+	t.upsertUnits(ch.Units)
+	if ch.Outbox != nil && len(ch.Outbox.Msgs) > 0 {
+		t.queue("outbox", `INSERT INTO outbox (id, topic, key, value) VALUES ($1, '', NULL, $2)`,
+			ch.Outbox.ID, encodeOutbox(ch.Outbox.Msgs))
+	}
+}
+
+// applyCalls updates the calls that release a unit, inserts the new calls in their final
+// state, then updates the calls that take a unit.
+func (t *Tx) applyCalls(ch Changes) {
 	var final map[string]CallState
 	if len(ch.New) > 0 {
 		final = make(map[string]CallState, len(ch.New))
@@ -472,72 +485,83 @@ func (t *Tx) Apply(ch Changes) {
 			take = append(take, c)
 		}
 	}
-	for gi, group := range [][]CallState{release, take} {
-		if gi == 1 {
-			t.insertCalls(ch.New, ch.Sources, final)
-		}
-		if len(group) == 0 {
-			continue
-		}
-		ids, states, units := make([]string, len(group)), make([]string, len(group)), make([]string, len(group))
-		for i, c := range group {
-			ids[i], states[i], units[i] = c.CallID, c.State, c.UnitID
-		}
-		t.customPlan("call states", `UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
-			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(call_id, status, unit_id) WHERE c.call_id = u.call_id`,
-			ids, states, units)
+	t.updateCalls(release)
+	t.insertCalls(ch.New, ch.Sources, final)
+	t.updateCalls(take)
+}
+
+func (t *Tx) updateCalls(group []CallState) {
+	if len(group) == 0 {
+		return
 	}
-	if n := len(ch.Assignments); n > 0 {
-		calls, units, hosps, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs, etas, dists := make([]int32, n), make([]int32, n), make([]int32, n)
-		at, within := make([]time.Time, n), make([]bool, n)
-		for i, a := range ch.Assignments {
-			calls[i], units[i], hosps[i], reasons[i] = a.CallID, a.UnitID, a.HospitalID, a.Reason
-			seqs[i], etas[i], dists[i], at[i], within[i] = int32(a.Seq), int32(a.ETAS), int32(a.DistanceM), a.DecidedAt, a.WithinStandard
-		}
-		t.queue("assignments", `INSERT INTO assignments (call_id, seq, unit_id, decided_at, eta_s, distance_m, within_standard, hospital_id, reason)
-			SELECT u.c, u.s, u.un, u.at, u.eta, u.d, u.w, NULLIF(u.h, ''), u.r
-			FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::int[], $7::bool[], $8::text[], $9::text[])
-			AS u(c, s, un, at, eta, d, w, h, r)`,
-			calls, seqs, units, at, etas, dists, within, hosps, reasons)
+	ids, states, units := make([]string, len(group)), make([]string, len(group)), make([]string, len(group))
+	for i, c := range group {
+		ids[i], states[i], units[i] = c.CallID, c.State, c.UnitID
 	}
-	if n := len(ch.Events); n > 0 {
-		calls, types, states, units, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at := make([]time.Time, n)
-		for i, e := range ch.Events {
-			calls[i], types[i], states[i], units[i], reasons[i], at[i] = e.CallID, e.Type, e.State, e.UnitID, e.Reason, e.At
-		}
-		t.queue("incident events", `INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
-			SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r
-			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-			AS u(c, at, t, s, un, r, ord) ORDER BY u.ord`,
-			calls, at, types, states, units, reasons)
+	t.customPlan("call states", `UPDATE calls c SET status = u.status, unit_id = NULLIF(u.unit_id, ''), updated_at = now()
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS u(call_id, status, unit_id) WHERE c.call_id = u.call_id`,
+		ids, states, units)
+}
+
+func (t *Tx) insertAssignments(as []AssignmentRow) {
+	n := len(as)
+	if n == 0 {
+		return
 	}
-	if n := len(ch.Units); n > 0 {
-		ids, kinds, stations, statuses, calls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		geoms := make([][]byte, n)
-		pings, changed, flagged := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
-		for i, u := range ch.Units {
-			ids[i], kinds[i], stations[i], statuses[i], calls[i] = u.ID, string(u.Kind), u.StationID, string(u.Status), u.CallID
-			geoms[i] = PointEWKB(u.Pos)
-			pings[i], changed[i], flagged[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt)
-		}
-		t.queue("units", `INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
-			SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, now()
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
-				$9::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f)
-			ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
-			call_id = EXCLUDED.call_id, status_at = EXCLUDED.status_at, flagged_at = EXCLUDED.flagged_at, updated_at = now(),
-			-- A position older than the stored one (written by the position flusher) stays out;
-			-- an unchanged one leaves the row's indexed column as it was (a HOT update).
-			geom = CASE WHEN units.ping_at IS NULL OR EXCLUDED.ping_at >= units.ping_at THEN EXCLUDED.geom ELSE units.geom END,
-			ping_at = GREATEST(units.ping_at, EXCLUDED.ping_at)`,
-			ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged)
+	calls, units, hosps, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	seqs, etas, dists := make([]int32, n), make([]int32, n), make([]int32, n)
+	at, within := make([]time.Time, n), make([]bool, n)
+	for i, a := range as {
+		calls[i], units[i], hosps[i], reasons[i] = a.CallID, a.UnitID, a.HospitalID, a.Reason
+		seqs[i], etas[i], dists[i], at[i], within[i] = int32(a.Seq), int32(a.ETAS), int32(a.DistanceM), a.DecidedAt, a.WithinStandard
 	}
-	if ch.Outbox != nil && len(ch.Outbox.Msgs) > 0 {
-		t.queue("outbox", `INSERT INTO outbox (id, topic, key, value) VALUES ($1, '', NULL, $2)`,
-			ch.Outbox.ID, encodeOutbox(ch.Outbox.Msgs))
+	t.queue("assignments", `INSERT INTO assignments (call_id, seq, unit_id, decided_at, eta_s, distance_m, within_standard, hospital_id, reason)
+		SELECT u.c, u.s, u.un, u.at, u.eta, u.d, u.w, NULLIF(u.h, ''), u.r
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::int[], $7::bool[], $8::text[], $9::text[])
+		AS u(c, s, un, at, eta, d, w, h, r)`,
+		calls, seqs, units, at, etas, dists, within, hosps, reasons)
+}
+
+func (t *Tx) insertEvents(evs []EventRow) {
+	n := len(evs)
+	if n == 0 {
+		return
 	}
+	calls, types, states, units, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]time.Time, n)
+	for i, e := range evs {
+		calls[i], types[i], states[i], units[i], reasons[i], at[i] = e.CallID, e.Type, e.State, e.UnitID, e.Reason, e.At
+	}
+	t.queue("incident events", `INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
+		SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+		AS u(c, at, t, s, un, r, ord) ORDER BY u.ord`,
+		calls, at, types, states, units, reasons)
+}
+
+func (t *Tx) upsertUnits(us []UnitRow) {
+	n := len(us)
+	if n == 0 {
+		return
+	}
+	ids, kinds, stations, statuses, calls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	geoms := make([][]byte, n)
+	pings, changed, flagged := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	for i, u := range us {
+		ids[i], kinds[i], stations[i], statuses[i], calls[i] = u.ID, string(u.Kind), u.StationID, string(u.Status), u.CallID
+		geoms[i] = PointEWKB(u.Pos)
+		pings[i], changed[i], flagged[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt)
+	}
+	// A position older than the stored one (written by the position flusher) stays out.
+	t.queue("units", `INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
+		SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
+			$9::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f)
+		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
+		call_id = EXCLUDED.call_id, status_at = EXCLUDED.status_at, flagged_at = EXCLUDED.flagged_at, updated_at = now(),
+		geom = CASE WHEN units.ping_at IS NULL OR EXCLUDED.ping_at >= units.ping_at THEN EXCLUDED.geom ELSE units.geom END,
+		ping_at = GREATEST(units.ping_at, EXCLUDED.ping_at)`,
+		ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged)
 }
 
 func timeOrNil(t time.Time) *time.Time {

@@ -31,10 +31,10 @@ type TopicSpec struct {
 // Calls, assignments and events have one partition. One engine decides for the whole city,
 // under one lock, so more partitions cannot spread the work: they only split each fetch and
 // each write into one request per partition, and let calls of different partitions overtake
-// one another. One partition keeps the city's calls in the order they were received, and at
-// 5,000 calls a second it halved the p99 and cut the process's CPU by about a sixth
-// (BENCHMARKS.md). Pings keep six: they are the high-volume stream, and a unit's pings need
-// only be in order among themselves. Topics that exist already are left as they are.
+// one another. One partition keeps the city's calls in the order they were received, and is
+// the faster for it (BENCHMARKS.md). Pings keep six: they are the high-volume stream, and a
+// unit's pings need only be in order among themselves. Topics that exist already are left as
+// they are.
 var Topics = []TopicSpec{
 	{contract.TopicCalls, 1},
 	{contract.TopicUnits, 6},
@@ -89,7 +89,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 // or one unit's messages stay in order on one partition. With topic "" each message names its
 // own topic. A batch holds at most 64 messages a partition: kafka-go allocates room for
 // BatchSize messages (152 bytes each) for every batch it starts, however few it then carries,
-// and at 256 that was a third of everything a 5,000-calls-a-second load test allocated.
+// so a larger BatchSize is allocation that a busy service pays for at every write.
 func NewWriter(brokers []string, topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
@@ -132,13 +132,10 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: port %q: %w", portStr, err)
 	}
-	// The log lives in files, as Kafka's does, not in this process's heap. In memory (kfake's
-	// default) every message ever produced stays on the Go heap: at 5,000 calls a second with
-	// crews closing them that is 9 MB a second, so the heap grew all run long, and with GOGC
-	// 400 each GC cycle ended with a few hundred MB of never-touched pages. Touching them
-	// came as bursts of 40–50,000 page faults a second, during which a call's latency rose from
-	// 12 to 80–250 ms (BENCHMARKS.md, "Steady state"). In files the log is the kernel's page
-	// cache; the heap stays at what the service holds.
+	// The log lives in files, as Kafka's does, not in this process's heap: in memory (kfake's
+	// default) every message ever produced would stay on the Go heap, which would grow all
+	// run long and stretch every garbage collection (BENCHMARKS.md, "Steady state"). In files
+	// the log is the kernel's page cache; the heap stays at what the service holds.
 	// A broker killed with its process leaves its log; the next start removes it.
 	dir, err := tmpdir.Make("ems120-broker-")
 	if err != nil {

@@ -1,13 +1,12 @@
 // Package tmpdir makes the temporary directories of ems120's throwaway servers (the embedded
 // broker's log, the throwaway PostgreSQL) and removes the ones a killed process left behind:
-// the broker's log of a load test killed at 5,000 calls a second is a gigabyte a minute.
+// a load test's broker log grows by gigabytes.
 //
 // They go in memory (/dev/shm) when the machine has room, as Base says. Both servers already
 // trade durability for speed (the database runs with fsync off, the broker never syncs) and
 // their directories are removed at exit, so writing them to a disk buys nothing; and it
-// costs: the kernel writes dirty pages back in bursts once they are 30 s old, hundreds of
-// megabytes at once in a load test, and the load test's worst latencies came with those
-// bursts (BENCHMARKS.md, "Steady state").
+// costs: the kernel writes dirty pages back in bursts once they are 30 s old, and a load
+// test's worst latencies come with those bursts (BENCHMARKS.md, "Steady state").
 package tmpdir
 
 import (

@@ -16,8 +16,10 @@ ALTER TABLE calls SET (fillfactor = 85);
 -- An analyst who needs ad-hoc spatial search over years of calls can create it on a replica.
 DROP INDEX calls_geom;
 
--- The engine writes an assignment in the same transaction as its call, in order, so the
--- foreign key only re-checked what the code guarantees, at a row lookup per assignment.
+-- The foreign key from assignments to calls goes: it cost a row lookup per assignment. The
+-- database no longer refuses an assignment whose call is missing; only the write path keeps
+-- the two together, inserting a new call and its first assignment in one transaction
+-- (sql.Tx.Apply).
 ALTER TABLE assignments DROP CONSTRAINT assignments_call_id_fkey;
 
 -- An outbox row holds a batch's messages for seconds; compressing it on the way in costs more

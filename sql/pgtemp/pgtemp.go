@@ -105,13 +105,10 @@ func Start(ctx context.Context) (*Server, error) {
 	}
 	// A throwaway database trades durability for speed: it is removed on exit anyway. And
 	// checkpoints come by time (checkpoint_timeout, 5 minutes), not by WAL volume, as
-	// PostgreSQL's guide to WAL configuration advises: at 5,000 calls a second the record
-	// writes about 13 MB of WAL a second, and the default max_wal_size (1 GB) started a
-	// checkpoint about 35 s into a load test. Without recycled segments each new 16 MB WAL
-	// file is then created by a committing backend, which by default first writes it full of
-	// zeros: wal_init_zero=off skips that. 60 s load tests at 5,000/s: p99 41–81 ms with
-	// both, 77–152 ms with the larger max_wal_size alone, 45–121 ms with neither
-	// (BENCHMARKS.md).
+	// PostgreSQL's guide to WAL configuration advises: a load test writes WAL fast enough for
+	// the default max_wal_size (1 GB) to start a checkpoint within a minute. A committing
+	// backend that must create a new 16 MB WAL file by default first writes it full of zeros;
+	// wal_init_zero=off skips that (BENCHMARKS.md has the runs with and without each).
 	args := []string{"-D", data, "-p", strconv.Itoa(s.Port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "max_wal_size=8GB",
