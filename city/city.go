@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
@@ -221,6 +222,16 @@ func (c *City) init() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Location is the city's time zone (UTC when the zone is unknown to this machine): the
+// hour of day sets travel speeds and demand.
+func (c *City) Location() *time.Location {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Station returns the station with the given id.

@@ -27,9 +27,11 @@ type outRow struct {
 // reading the table back. A failed write keeps the rows and retries; a crash leaves them in
 // the table for the next start. Published ids are deleted in the background, in batches.
 //
-// A row is deleted only after a successful write: every message is published at least once;
-// a crash between the write and the delete publishes it twice, identically, and consumers
-// keep the latest message per key.
+// A row is deleted only after a successful write: every message is published at least once,
+// and a crash between the write and the delete publishes it twice, byte for byte the same.
+// A consumer treats a message identical to one it has seen as that message again: on
+// ems.assignments the latest message per key is the live assignment; ems.events carries many
+// messages per call id, and a repeat there is known by its content (call, seq, type, time).
 type publisher struct {
 	store   *sql.Store
 	w       *kafka.Writer

@@ -170,85 +170,6 @@ type refusal struct{ error }
 
 func (r refusal) Unwrap() error { return r.error }
 
-// changes turns engine events into the record's changes and the messages to publish: for
-// each event its row in the incident log and its message on ems.events, and for each
-// assignment its row and its message on ems.assignments (published before the event that
-// announces it). All the messages go in one outbox row.
-func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, positions bool) (sql.Changes, *outRow, error) {
-	// Sized once: an event is a row and a message, an assignment one more of each.
-	assigned := 0
-	for _, e := range evs {
-		if e.Type == dispatch.EventAssigned {
-			assigned++
-		}
-	}
-	ch := sql.Changes{Events: make([]sql.EventRow, 0, len(evs)), Calls: make([]sql.CallState, 0, len(evs)),
-		Assignments: make([]sql.AssignmentRow, 0, assigned)}
-	var out *outRow
-	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
-	// The messages' values and keys share one buffer, enc; each keeps its own region of it (a
-	// region already handed out stays valid when append moves the rest).
-	enc := make([]byte, 0, 220*(len(evs)+assigned))
-	region := func(start int) []byte { return enc[start:len(enc):len(enc)] }
-	var err error
-	// add queues a message whose value is what was appended to enc from start on.
-	add := func(topic, key string, start int, b time.Time) {
-		if out == nil {
-			n := len(evs) + assigned
-			out = &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
-		}
-		v := region(start)
-		start = len(enc)
-		enc = append(enc, key...)
-		out.row.Msgs = append(out.row.Msgs, sql.OutboxMsg{Topic: topic, Key: region(start), Value: v})
-		out.born = append(out.born, b)
-	}
-	for _, e := range evs {
-		ch.Events = append(ch.Events, sql.EventRow{CallID: e.CallID, At: e.At, Type: string(e.Type), State: string(e.State),
-			UnitID: e.UnitID, Reason: e.Reason})
-		st := sql.CallState{CallID: e.CallID, State: string(e.State), UnitID: e.UnitID}
-		switch e.Type {
-		case dispatch.EventUnitLost, dispatch.EventUnitReleased, dispatch.EventAckTimeout, dispatch.EventPreempted:
-			st.UnitID = "" // that unit no longer serves the call
-		}
-		if i, ok := final[e.CallID]; ok {
-			ch.Calls[i] = st
-		} else {
-			final[e.CallID] = len(ch.Calls)
-			ch.Calls = append(ch.Calls, st)
-		}
-		if e.Type == dispatch.EventAssigned {
-			ch.Assignments = append(ch.Assignments, sql.AssignmentRow{Assignment: *e.Assignment, Seq: e.Seq})
-			start := len(enc)
-			if enc, err = e.Assignment.AppendJSON(enc); err != nil {
-				return sql.Changes{}, nil, err
-			}
-			var b time.Time
-			if e.Seq == 1 {
-				b = born[e.CallID]
-			}
-			add(contract.TopicAssignments, e.CallID, start, b)
-		}
-		ie := contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
-			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason}
-		start := len(enc)
-		if enc, err = ie.AppendJSON(enc); err != nil {
-			return sql.Changes{}, nil, err
-		}
-		add(contract.TopicEvents, e.CallID, start, time.Time{})
-	}
-	dirty := s.engine.DrainDirty(positions)
-	s.cov.noteUnits(dirty)
-	ch.Units = make([]sql.UnitRow, 0, len(dirty))
-	for _, u := range dirty {
-		ch.Units = append(ch.Units, unitRow(u))
-	}
-	if out != nil {
-		ch.Outbox = &out.row
-	}
-	return ch, out, nil
-}
-
 func (s *Service) count(evs []dispatch.Event) {
 	for _, e := range evs {
 		switch e.Type {
@@ -324,11 +245,7 @@ func (s *Service) flushPositions(ctx context.Context) error {
 	moved := s.engine.DrainDirty(true)
 	s.mu.Unlock()
 	s.cov.noteUnits(moved)
-	rows := make([]sql.UnitRow, len(moved))
-	for i, u := range moved {
-		rows[i] = unitRow(u)
-	}
-	return s.store.UpdatePositions(ctx, rows)
+	return s.store.UpdatePositions(ctx, unitRows(moved))
 }
 
 // runPositions flushes positions every second until ctx ends, then once more.
@@ -345,9 +262,4 @@ func (s *Service) runPositions(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-func unitRow(u dispatch.Unit) sql.UnitRow {
-	return sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status, CallID: u.CallID, Pos: u.Pos,
-		PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt}
 }

@@ -1,12 +1,16 @@
-// Package service is the running ems120 daemon: it consumes ems.calls and ems.units, asks the
-// dispatch engine for decisions, records them in PostgreSQL, publishes them through a
-// transactional outbox to ems.assignments, and serves the HTTP API.
+// Package service is the running ems120 daemon, and the one place its parts are wired: it
+// consumes ems.calls, ems.units and ems.capacity, asks the dispatch engine and the hospital
+// registry for decisions, records them in PostgreSQL and publishes them through a
+// transactional outbox, keeps the live coverage map, and serves the HTTP API.
 //
-// The flow of one batch of calls: decode and validate (refusals go to ems.deadletter) →
-// one transaction: insert the calls that are new (a replay inserts nothing, so it decides
-// nothing), let the engine decide for them, write the decisions, the incident events, the
-// units and the outbox rows → commit → commit the Kafka offsets → publish the outbox rows and
-// delete them. A crash anywhere replays at most the batch in hand, and the replay is a no-op.
+// The flow of one batch of calls: decode and validate (refusals go to ems.deadletter); drop
+// the calls already recorded (replays); under the engine lock, decide, and queue the decision's
+// record — new calls, assignments, incident events, changed units, one outbox row — for the
+// committer (commit.go), which writes every decision queued since its last transaction in one
+// transaction; once that commits, the batch's Kafka offsets are committed and the outbox row
+// goes to the publisher (outbox.go). A crash replays at most the batches not yet durable, and
+// a replay decides nothing. The engine is a cache of the record: when a transaction fails, it
+// is rebuilt from the database and the batches are handled again.
 package service
 
 import (
@@ -90,14 +94,49 @@ type Service struct {
 // New prepares a service: creates missing topics, applies migrations, seeds the city, loads
 // the fleet and the live incidents from the database. Run starts it.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("service: no Kafka brokers")
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
-	if cfg.DSN == "" {
-		return nil, errors.New("service: no database")
+	if err := streams.EnsureTopics(ctx, cfg.Brokers, streams.Topics); err != nil {
+		return nil, err
 	}
-	if cfg.City == nil {
-		return nil, errors.New("service: no city")
+	if _, err := sql.Migrate(ctx, cfg.DSN); err != nil {
+		return nil, err
+	}
+	store, err := sql.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.SeedCity(ctx, cfg.City); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("seed city: %w", err)
+	}
+	s := newService(cfg, store)
+	if err := s.newCoverage(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("coverage: %w", err)
+	}
+	s.metrics.gauges(s.Stats, func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.hospitals.Overdue(s.cfg.Now()))
+	}, func() (float64, float64) { one, two, _ := s.cov.summary(); return one, two })
+	if err := s.reload(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// defaults checks what a service cannot run without and fills in the rest.
+func (cfg *Config) defaults() error {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return errors.New("service: no Kafka brokers")
+	case cfg.DSN == "":
+		return errors.New("service: no database")
+	case cfg.City == nil:
+		return errors.New("service: no city")
 	}
 	if cfg.GroupID == "" {
 		cfg.GroupID = "ems120"
@@ -120,29 +159,17 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.CoverageSnapshotEvery <= 0 {
 		cfg.CoverageSnapshotEvery = 10 * time.Minute
 	}
-	if err := streams.EnsureTopics(ctx, cfg.Brokers, streams.Topics); err != nil {
-		return nil, err
-	}
-	if _, err := sql.Migrate(ctx, cfg.DSN); err != nil {
-		return nil, err
-	}
-	store, err := sql.Open(ctx, cfg.DSN)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.SeedCity(ctx, cfg.City); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("seed city: %w", err)
-	}
-	loc, err := time.LoadLocation(cfg.City.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	return nil
+}
+
+// newService makes the service's parts on the store: its writers and consumers, the travel
+// model and the service area.
+func newService(cfg Config, store *sql.Store) *Service {
 	s := &Service{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		store:      store,
-		travel:     city.DefaultTravelModel(loc),
+		travel:     city.DefaultTravelModel(cfg.City.Location()),
 		metrics:    newMetrics(),
 		dlq:        streams.NewWriter(cfg.Brokers, contract.TopicDeadLetter),
 		intake:     streams.NewWriter(cfg.Brokers, contract.TopicCalls),
@@ -150,32 +177,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.outbox = newPublisher(store, cfg.Brokers, s.metrics, cfg.Logger, cfg.Now)
 	s.commits = newCommitter(s)
-	s.calls = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCalls,
-		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
-	s.units = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicUnits,
-		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
-	s.capacity = streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: contract.TopicCapacity,
-		MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
+	consumer := func(topic string) *streams.Consumer {
+		return streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: topic,
+			MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
+	}
+	s.calls, s.units, s.capacity = consumer(contract.TopicCalls), consumer(contract.TopicUnits), consumer(contract.TopicCapacity)
 	s.cfg.Hospitals.Travel = s.travel
 	stations := make([]city.Point, len(cfg.City.Stations))
 	for i, st := range cfg.City.Stations {
 		stations[i] = st.Point
 	}
 	s.area = dispatch.NewReach(stations, s.cfg.MaxRadiusM)
-	if err := s.newCoverage(ctx); err != nil {
-		s.close()
-		return nil, fmt.Errorf("coverage: %w", err)
-	}
-	s.metrics.gauges(s.Stats, func() int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.hospitals.Overdue(s.cfg.Now()))
-	}, func() (float64, float64) { one, two, _ := s.cov.summary(); return one, two })
-	if err := s.reload(ctx); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
+	return s
 }
 
 func (s *Service) newEngine(reg *hospitals.Registry) *dispatch.Engine {
@@ -273,9 +286,18 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 
 // Run serves until ctx is cancelled, then shuts down in order: the consumers finish the
 // batch in hand and commit it; the outbox publishes what is pending (what it cannot stays in
-// the database for the next start); the HTTP server drains.
+// the database for the next start); the HTTP server drains. The HTTP address is taken
+// first: a service that cannot serve its API does not start consuming.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.close()
+	var ln net.Listener
+	if s.cfg.HTTPAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		defer ln.Close() // a no-op once the server has it
+	}
 	// Messages left in the outbox by an earlier run go out before anything new.
 	if err := s.outbox.recover(ctx); err != nil {
 		return err
@@ -303,38 +325,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		defer stopCommit() // the consumers are done: no new decisions
-		cg, cctx := errgroup.WithContext(gctx)
-		// Two batches in flight: the next is decided while the one before is recorded.
-		cg.Go(func() error { return s.calls.RunPipelined(cctx, s.startCalls, 2) })
-		cg.Go(func() error { return s.units.RunPipelined(cctx, s.startUnits, 2) })
-		cg.Go(func() error { return s.capacity.Run(cctx, s.handleCapacity) })
-		cg.Go(func() error { return s.tick(cctx) })
-		cg.Go(func() error { return s.runCoverage(cctx) })
-		cg.Go(func() error { return s.runPositions(cctx) })
-		return cg.Wait()
+		return s.consume(gctx)
 	})
-	if s.cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
-		if err != nil {
-			stopCommit()
-			_ = g.Wait()
-			return fmt.Errorf("http: %w", err)
-		}
-		addr := ln.Addr().String()
-		s.httpAddr.Store(&addr)
-		srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		g.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-gctx.Done()
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
-		})
+	if ln != nil {
+		s.serveHTTP(ctx, gctx, g, ln)
 	}
 	s.ready.Store(true)
 	s.log.Info("ems120 running", "brokers", strings.Join(s.cfg.Brokers, ","), "http", s.cfg.HTTPAddr,
@@ -342,6 +336,38 @@ func (s *Service) Run(ctx context.Context) error {
 	err = g.Wait()
 	s.ready.Store(false)
 	return err
+}
+
+// consume runs the consumers and the periodic work until ctx ends or one of them fails.
+func (s *Service) consume(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	// Two batches in flight: the next is decided while the one before is recorded.
+	g.Go(func() error { return s.calls.RunPipelined(gctx, s.startCalls, 2) })
+	g.Go(func() error { return s.units.RunPipelined(gctx, s.startUnits, 2) })
+	g.Go(func() error { return s.capacity.Run(gctx, s.handleCapacity) })
+	g.Go(func() error { return s.tick(gctx) })
+	g.Go(func() error { return s.runCoverage(gctx) })
+	g.Go(func() error { return s.runPositions(gctx) })
+	return g.Wait()
+}
+
+// serveHTTP serves the API on ln in g until stop ends, then drains it for up to 5 s.
+func (s *Service) serveHTTP(ctx, stop context.Context, g *errgroup.Group, ln net.Listener) {
+	addr := ln.Addr().String()
+	s.httpAddr.Store(&addr)
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-stop.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
 }
 
 // tick escalates unacknowledged dispatches every TickEvery. A failed transaction is retried
