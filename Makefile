@@ -39,7 +39,7 @@ FUZZTIME ?= 30s
 fuzz:
 	for f in FuzzDecodeCall FuzzDecodeUnitPing FuzzDecodeCapacityReport FuzzFlatAgreesWithEncodingJSON FuzzAppendJSON; do \
 		$(GO) test ./contract -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
-	$(GO) test ./loadtest -run '^$$' -fuzz '^FuzzReadReplay$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./replay -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -1,6 +1,7 @@
 package coverage
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -310,4 +311,26 @@ func gain(cells []Cell, reach []int32, from, to []int32) (g1, g2 float64) {
 		}
 	}
 	return g1, g2
+}
+
+// AtStations is the coverage of the city at time when with its whole fleet available, each
+// unit at its station: the planning view of `ems120 coverage`.
+func AtStations(c *city.City, m city.TravelModel, when time.Time) *Tracker {
+	t := NewTracker(ServiceArea(c, Resolution), m, when)
+	for _, u := range c.Fleet {
+		st, _ := c.Station(u.Station)
+		t.Set(u.ID, st.Point)
+	}
+	return t
+}
+
+// AtTimeOfDay is the time hhmm ("HH:MM") on a fixed weekday in the city's time zone: the
+// hour of day sets the travel speeds.
+func AtTimeOfDay(c *city.City, hhmm string) (time.Time, error) {
+	hm, err := time.Parse("15:04", hhmm)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time of day %q: want HH:MM", hhmm)
+	}
+	loc := c.Location()
+	return time.Date(2026, 11, 28, hm.Hour(), hm.Minute(), 0, 0, loc), nil
 }

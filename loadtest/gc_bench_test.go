@@ -12,6 +12,7 @@ import (
 	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
+	"github.com/ems120/ems120/simulator"
 )
 
 // BenchmarkFullGC times a full collection (runtime.GC on one P) of the live state a 5,000
@@ -62,7 +63,7 @@ func BenchmarkFullGC(b *testing.B) {
 	}
 	fleet = nil
 	gc("engine+coverage")
-	gen := NewGenerator(c, DefaultMix, 1, "GC")
+	gen := simulator.NewGenerator(c, simulator.DefaultMix, 1, "GC")
 	var buf []byte
 	for i := range 100_000 {
 		call := gen.Call(now)

@@ -15,7 +15,7 @@ func TestLoadCalls(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := Load(ctx, LoadConfig{Mode: ModeCalls, Rate: 200, Duration: 3 * time.Second, DSN: dsn, Units: 150, Recycle: true, Seed: 2})
+	res, err := Run(ctx, Config{Mode: ModeCalls, Rate: 200, Duration: 3 * time.Second, DSN: dsn, Units: 150, Recycle: true, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLoadPings(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := Load(ctx, LoadConfig{Mode: ModePings, Rate: 5000, Duration: 2 * time.Second, DSN: dsn, Units: 500, Seed: 2})
+	res, err := Run(ctx, Config{Mode: ModePings, Rate: 5000, Duration: 2 * time.Second, DSN: dsn, Units: 500, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestLoadPings(t *testing.T) {
 }
 
 func TestLoadRejectsUnknownMode(t *testing.T) {
-	if _, err := Load(context.Background(), LoadConfig{Mode: "both"}); err == nil {
+	if _, err := Run(context.Background(), Config{Mode: "both"}); err == nil {
 		t.Fatal("mode both accepted")
 	}
 }

@@ -16,13 +16,26 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/ems120/ems120/loadtest"
+	"github.com/ems120/ems120/results"
 )
 
 // Run describes what produced a report, for its heading.
 type Run struct {
 	Title   string // e.g. "ems120 loadtest -mode calls"
 	Command string // the command line that reproduces it
+}
+
+// CommandLine is the ems120 command line that reproduces a run of subcommand cmd with
+// args, quoted for a POSIX shell.
+func CommandLine(cmd string, args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.TrimSpace("ems120 " + cmd + " " + strings.Join(q, " "))
 }
 
 var palette = []color.Color{
@@ -35,7 +48,7 @@ var palette = []color.Color{
 // WriteLoad writes a load test's report to dir: report.md with the summary, and PNG plots —
 // the latency histogram, latency (p50, p99, max) per second of writing, and throughput per
 // second.
-func WriteLoad(dir string, run Run, r loadtest.LoadResult) error {
+func WriteLoad(dir string, run Run, r results.Load) error {
 	var figs []figure
 	if len(r.LatencyMs) > 0 {
 		figs = append(figs, figure{"latency-histogram.png", "Latency, call written to ems.calls → assignment readable on ems.assignments",
@@ -74,7 +87,7 @@ func WriteLoad(dir string, run Run, r loadtest.LoadResult) error {
 // WriteSim writes a simulation's report to dir: report.md with the summary, and PNG plots —
 // calls and queue over time, units busy, hospital occupancy of the focus bed kind, coverage
 // over time, and the response-time histogram.
-func WriteSim(dir string, run Run, r loadtest.SimResult) error {
+func WriteSim(dir string, run Run, r results.Sim) error {
 	n := len(r.Samples)
 	calls, queued, busy := make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n)
 	occ, one, two := make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n)
@@ -121,7 +134,7 @@ type series struct {
 	xy   plotter.XYs
 }
 
-func write(dir string, run Run, sum loadtest.Summary, extra []string, figs []figure) error {
+func write(dir string, run Run, sum results.Summary, extra []string, figs []figure) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -227,8 +240,8 @@ func latencyOverTime(lat, at []float64) (*plot.Plot, error) {
 			continue
 		}
 		x := float64(s) + 0.5
-		p50 = append(p50, plotter.XY{X: x, Y: loadtest.Percentile(v, 50)})
-		p99 = append(p99, plotter.XY{X: x, Y: loadtest.Percentile(v, 99)})
+		p50 = append(p50, plotter.XY{X: x, Y: results.Percentile(v, 50)})
+		p99 = append(p99, plotter.XY{X: x, Y: results.Percentile(v, 99)})
 		mx = append(mx, plotter.XY{X: x, Y: slices.Max(v)})
 	}
 	p, err := lines("latency per second", "seconds since the first write", "ms", series{"p50", p50}, series{"p99", p99}, series{"max", mx})

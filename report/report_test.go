@@ -11,7 +11,7 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/coverage"
-	"github.com/ems120/ems120/loadtest"
+	"github.com/ems120/ems120/results"
 )
 
 func TestCoverageMapDraws(t *testing.T) {
@@ -47,9 +47,9 @@ func TestCoverageMapDraws(t *testing.T) {
 func TestWriteLoadReport(t *testing.T) {
 	dir := t.TempDir()
 	p99 := 12.5
-	r := loadtest.LoadResult{Summary: loadtest.Summary{Calls: 4, Assigned: 4, LatencyMsP99: &p99},
+	r := results.Load{Summary: results.Summary{Calls: 4, Assigned: 4, LatencyMsP99: &p99},
 		LatencyMs: []float64{3, 4, 5, 12.5}, WrittenAtS: []float64{0.1, 0.5, 1.2, 2.9}, LatencyMax: 12.5, Produced: 4,
-		Throughput: []loadtest.Sample{{Calls: 2}, {Calls: 1}, {Calls: 1}}}
+		Throughput: []results.Sample{{Calls: 2}, {Calls: 1}, {Calls: 1}}}
 	if err := WriteLoad(dir, Run{Title: "load", Command: "ems120 loadtest -rate 2"}, r); err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestWriteLoadReport(t *testing.T) {
 func TestWriteSimReport(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
-	var samples []loadtest.Sample
+	var samples []results.Sample
 	for i := 0; i < 20; i++ {
-		samples = append(samples, loadtest.Sample{At: at.Add(time.Duration(i) * 10 * time.Minute), Calls: i * 3, Queued: i % 4,
+		samples = append(samples, results.Sample{At: at.Add(time.Duration(i) * 10 * time.Minute), Calls: i * 3, Queued: i % 4,
 			Busy: 10 + i, OccupancyPct: 50 + float64(i), CoveragePct: 80, DoublePct: 60})
 	}
-	r := loadtest.SimResult{Summary: loadtest.Summary{Calls: 57}, FocusBed: "fever_observation", Samples: samples,
+	r := results.Sim{Summary: results.Summary{Calls: 57}, FocusBed: "fever_observation", Samples: samples,
 		Response: []float64{300, 420, 610, 950}}
 	if err := WriteSim(dir, Run{Title: "sim"}, r); err != nil {
 		t.Fatal(err)

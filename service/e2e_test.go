@@ -23,27 +23,29 @@ import (
 	"github.com/ems120/ems120/internal/testenv"
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql"
+	"github.com/ems120/ems120/stack"
 	"github.com/ems120/ems120/streams"
 )
 
-// env is one broker and one database, shared by the services a test starts.
+// env is one broker and one database (stack), shared by the services a test starts.
 type env struct {
 	t       *testing.T
 	brokers []string
 	dsn     string
 	city    *city.City
+	stack   *stack.Stack
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := streams.StartBroker(ctx, "127.0.0.1:0")
+	st, err := stack.Start(ctx, stack.Config{DSN: testenv.Postgres(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Close)
-	return &env{t: t, brokers: b.Addrs(), dsn: testenv.Postgres(t), city: city.Wuhan()}
+	t.Cleanup(st.Close)
+	return &env{t: t, brokers: st.Brokers, dsn: st.DSN, city: city.Wuhan(), stack: st}
 }
 
 type running struct {
@@ -56,41 +58,29 @@ func (e *env) start(maxBatch int) *running {
 	return e.startWith(service.Config{MaxBatch: maxBatch, AckTimeout: -1})
 }
 
-// startWith starts a service with cfg's dispatch settings on the env's broker and database.
+// startWith starts a service with cfg's dispatch settings on the env's broker and database,
+// serving HTTP, and returns once it consumes.
 func (e *env) startWith(cfg service.Config) *running {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	cfg.Brokers, cfg.DSN, cfg.City, cfg.HTTPAddr, cfg.Logger = e.brokers, e.dsn, e.city, "127.0.0.1:0", log
-	svc, err := service.New(ctx, cfg)
+	cfg.City, cfg.HTTPAddr, cfg.Logger = e.city, "127.0.0.1:0", log
+	r, err := e.stack.Serve(context.Background(), cfg)
 	if err != nil {
-		cancel()
 		e.t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
+			if err := r.Stop(); err != nil {
 				e.t.Errorf("Run: %v", err)
 			}
 		})
 	}
 	e.t.Cleanup(stop)
-	// Wait for the HTTP server: Run has recovered the outbox and started the consumers.
-	deadline := time.Now().Add(30 * time.Second)
-	for svc.HTTPAddr() == "" {
-		if time.Now().After(deadline) {
-			e.t.Fatal("service did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return &running{svc: svc, stop: stop}
+	return &running{svc: r.Service, stop: stop}
 }
 
 // calls makes n calls near the city's stations (so every one is inside the service area).

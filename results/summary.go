@@ -1,16 +1,16 @@
-package loadtest
+// Package results holds what a run reports: the summary JSON of CONTRACT.md and the series a
+// simulation or a load test measured. The commands print them, report draws them; nothing
+// here does I/O beyond writing to the io.Writer it is given.
+package results
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
-	"time"
-
-	"github.com/ems120/ems120/sql"
 )
 
 // Summary is the summary JSON of CONTRACT.md. Every key is always present; a key that does
@@ -89,43 +89,13 @@ func F(v float64) *float64 {
 	return &r
 }
 
-// FromRecord fills the call counts and response figures of a live run from the database:
-// every call received, what became of it, and the ETA and distance of its first assignment.
-// A call is "lost" if it is in none of assigned, queued, cancelled — which must never happen.
-// A duplicate is a call served by more than one unit at the end of the run (the database's
-// unique index makes that impossible; the count proves it). Reassignments — a silent, lost,
-// released or pre-empted unit, an operator's override — replace the live assignment and are
-// not duplicates.
-func FromRecord(ctx context.Context, st *sql.Store, elapsed time.Duration) (Summary, error) {
-	var s Summary
-	var within15, within5, p50, p90 *float64
-	err := st.Pool.QueryRow(ctx, `
-		WITH first AS (SELECT DISTINCT ON (call_id) call_id, eta_s, distance_m FROM assignments ORDER BY call_id, seq)
-		SELECT
-			(SELECT count(*) FROM calls),
-			(SELECT count(*) FROM calls c WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.call_id = c.call_id)),
-			(SELECT count(*) FROM calls WHERE status = 'queued'),
-			(SELECT count(*) FROM calls WHERE status = 'cancelled'),
-			(SELECT count(*) FROM calls c WHERE status NOT IN ('queued', 'cancelled')
-				AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.call_id = c.call_id)),
-			(SELECT count(*) FROM (SELECT call_id FROM units WHERE call_id IS NOT NULL GROUP BY call_id HAVING count(*) > 1) d),
-			(SELECT 100.0 * avg((eta_s <= 900)::int) FROM first),
-			(SELECT 100.0 * avg((distance_m <= 5000)::int) FROM first),
-			(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY eta_s) FROM first),
-			(SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY eta_s) FROM first)`).
-		Scan(&s.Calls, &s.Assigned, &s.Queued, &s.Cancelled, &s.Lost, &s.DuplicateAssignments, &within15, &within5, &p50, &p90)
-	if err != nil {
-		return s, fmt.Errorf("summary: %w", err)
+// Percentile is the p-th percentile of v by the nearest-rank method (NaN for none).
+func Percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
 	}
-	round := func(p *float64) *float64 {
-		if p == nil {
-			return nil
-		}
-		return F(*p)
-	}
-	s.Within15MinPct, s.Within5KmPct, s.ResponseSP50, s.ResponseSP90 = round(within15), round(within5), round(p50), round(p90)
-	if elapsed > 0 {
-		s.ThroughputPerS = F(float64(s.Calls) / elapsed.Seconds())
-	}
-	return s, nil
+	s := slices.Clone(v)
+	slices.Sort(s)
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(k, len(s)-1))]
 }

@@ -1,15 +1,16 @@
-package loadtest
+package simulator
 
 import (
 	"encoding/json"
 	"testing"
 
 	"github.com/ems120/ems120/hospitals"
+	"github.com/ems120/ems120/results"
 )
 
 func TestSimulateIsDeterministic(t *testing.T) {
 	run := func() []byte {
-		r, err := Simulate(SimConfig{Scenario: ScenarioNormal, Hours: 6, Seed: 11})
+		r, err := Run(Config{Scenario: ScenarioNormal, Hours: 6, Seed: 11})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -20,7 +21,7 @@ func TestSimulateIsDeterministic(t *testing.T) {
 	if string(a) != string(b) {
 		t.Fatalf("same seed, different results:\n%s\n%s", a, b)
 	}
-	var s Summary
+	var s results.Summary
 	json.Unmarshal(a, &s)
 	if s.Calls < 150 || s.Lost != 0 || s.DuplicateAssignments != 0 || s.Assigned+s.Queued != s.Calls {
 		t.Fatalf("summary %s", a)
@@ -31,10 +32,10 @@ func TestSimulateIsDeterministic(t *testing.T) {
 }
 
 func TestSimulateRejectsUnknownScenario(t *testing.T) {
-	if _, err := Simulate(SimConfig{Scenario: "zombies"}); err == nil {
+	if _, err := Run(Config{Scenario: "zombies"}); err == nil {
 		t.Fatal("an unknown scenario ran")
 	}
-	if _, err := Simulate(SimConfig{HospitalPolicy: "random"}); err == nil {
+	if _, err := Run(Config{Hospitals: hospitals.Config{Policy: "random"}}); err == nil {
 		t.Fatal("an unknown hospital policy ran")
 	}
 }
@@ -43,8 +44,8 @@ func TestSimulateRejectsUnknownScenario(t *testing.T) {
 // patients to full hospitals; the balanced one never does, spreads the load, and costs little
 // extra transport. (BENCHMARKS.md has the table over several seeds.)
 func TestFeverSurgePolicies(t *testing.T) {
-	run := func(p hospitals.Policy) Summary {
-		r, err := Simulate(SimConfig{Scenario: ScenarioFeverSurge, Seed: 1, HospitalPolicy: p})
+	run := func(p hospitals.Policy) results.Summary {
+		r, err := Run(Config{Scenario: ScenarioFeverSurge, Seed: 1, Hospitals: hospitals.Config{Policy: p}})
 		if err != nil {
 			t.Fatal(err)
 		}

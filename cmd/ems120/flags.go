@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ems120/ems120/city"
+	"github.com/ems120/ems120/dispatch"
+	"github.com/ems120/ems120/hospitals"
+	"github.com/ems120/ems120/results"
+	"github.com/ems120/ems120/service"
+)
+
+// flags is a subcommand's flag set, with the flags several subcommands share defined once.
+// After parse, City and Log hold what -city and -log-level chose (when added), and the
+// callbacks added with after have run.
+type flags struct {
+	*flag.FlagSet
+	name      string
+	getenv    func(string) string
+	stderr    io.Writer
+	cityPath  *string
+	level     *string
+	asJSON    *bool
+	reportDir *string
+	after     []func() error
+	City      *city.City
+	Log       *slog.Logger
+}
+
+func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flags{FlagSet: fs, name: name, getenv: getenv, stderr: stderr}
+}
+
+// withCity adds -city (a city file, or the built-in Wuhan) and -log-level (a text logger on
+// stderr) when log is set.
+func (f *flags) withCity(log bool) *flags {
+	f.cityPath = f.String("city", "", "city file (JSON); empty: the built-in Wuhan")
+	if log {
+		f.level = f.String("log-level", "info", "debug, info, warn or error")
+	}
+	return f
+}
+
+// withOutput adds -json and -report: how a run's summary is printed, and where its report goes.
+func (f *flags) withOutput() *flags {
+	f.asJSON = f.Bool("json", false, "print the summary as one JSON object")
+	f.reportDir = f.String("report", "", "write a Markdown report with PNG plots to this directory")
+	return f
+}
+
+// parse parses args, loads what -city and -log-level name and runs the after callbacks.
+func (f *flags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.level != nil {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(*f.level)); err != nil {
+			return fmt.Errorf("-log-level %q: want debug, info, warn or error", *f.level)
+		}
+		f.Log = slog.New(slog.NewTextHandler(f.stderr, &slog.HandlerOptions{Level: l}))
+	}
+	if f.cityPath != nil {
+		f.City = city.Wuhan()
+		if *f.cityPath != "" {
+			c, err := city.Load(*f.cityPath)
+			if err != nil {
+				return err
+			}
+			f.City = c
+		}
+	}
+	for _, fn := range f.after {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// db is -db, a PostgreSQL DSN: by default $DATABASE_URL where the subcommand reads it.
+func (f *flags) db(p *string, fromEnv bool, usage string) {
+	def := ""
+	if fromEnv {
+		def = f.getenv("DATABASE_URL")
+	}
+	f.StringVar(p, "db", def, usage)
+}
+
+// kafka is -kafka, Kafka brokers host:port,... (by default $EMS_KAFKA), into p.
+func (f *flags) kafka(p *[]string, usage string) {
+	addrs := f.String("kafka", f.getenv("EMS_KAFKA"), usage)
+	f.after = append(f.after, func() error {
+		if *addrs != "" {
+			*p = strings.Split(*addrs, ",")
+		}
+		return nil
+	})
+}
+
+// rules are the dispatch and destination rules that demo and serve take, into cfg.
+func (f *flags) rules(cfg *service.Config) {
+	f.DurationVar(&cfg.AckTimeout, "ack-timeout", dispatch.DefaultAckTimeout, "time a dispatched unit has to acknowledge before the call goes to the next unit (negative: never)")
+	maxR := f.Float64("max-radius-km", dispatch.DefaultMaxRadiusM/1000, "widest search for a unit before a call waits in the queue, km")
+	f.BoolVar(&cfg.Preempt, "preempt", false, "let a priority-1 call take a unit on its way to a priority 3–4 call")
+	f.DurationVar(&cfg.PreemptSaving, "preempt-saving", dispatch.DefaultPreemptSaving, "how much sooner the pre-empted unit must arrive")
+	f.Float64Var(&cfg.CoverageTargetPct, "coverage-target", 75, "below this demand-weighted coverage (percent), publish move-up advice")
+	f.DurationVar(&cfg.CoverageSnapshotEvery, "coverage-snapshot", 10*time.Minute, "how often the coverage map is stored in PostgreSQL")
+	f.hospitalRules(&cfg.Hospitals)
+	f.after = append(f.after, func() error { cfg.MaxRadiusM = *maxR * 1000; return nil })
+}
+
+// hospitalRules are the destination rules: demo, serve, simulate and replay take them.
+func (f *flags) hospitalRules(cfg *hospitals.Config) {
+	f.StringVar((*string)(&cfg.Policy), "hospital-policy", string(hospitals.PolicyBalanced), "destination policy: balanced or nearest")
+	f.DurationVar(&cfg.StaleAfter, "stale-after", 2*time.Hour, "a capacity report older than this is stale")
+	f.DurationVar(&cfg.MaxTransport, "max-transport", 45*time.Minute, "longest acceptable transport to a hospital with a free bed")
+	f.DurationVar(&cfg.Slack, "slack", 15*time.Minute, "extra transport accepted to spread load (beds held for hours or days)")
+	f.DurationVar(&cfg.EmergencySlack, "emergency-slack", 3*time.Minute, "extra transport accepted to spread load (emergency-department patients)")
+}
+
+// finish writes a run's report, when -report is set, and prints its summary: one JSON
+// object with -json, else a line per key.
+func (f *flags) finish(stdout io.Writer, sum results.Summary, writeReport func(dir string) error) error {
+	if err := f.writeReport(writeReport); err != nil {
+		return err
+	}
+	if *f.asJSON {
+		return sum.Write(stdout)
+	}
+	return sum.WriteText(stdout)
+}
+
+// writeReport has write put a run's report in -report's directory, when it is set, and
+// says where it is.
+func (f *flags) writeReport(write func(dir string) error) error {
+	if *f.reportDir == "" {
+		return nil
+	}
+	if err := write(*f.reportDir); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.stderr, "%s: report in %s\n", f.name, filepath.Join(*f.reportDir, "report.md"))
+	return nil
+}
+
+// writeFile creates path and has write fill it.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(write(f), f.Close())
+}
