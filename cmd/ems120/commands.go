@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"time"
 
@@ -20,9 +19,9 @@ import (
 	"github.com/ems120/ems120/stack"
 )
 
-func runDemo(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	f := newFlags("demo", getenv, stderr).withCity(true)
-	cfg := demo.Config{Status: stderr}
+func demoCmd(f *flags) func(context.Context) error {
+	f.withCity(true)
+	cfg := demo.Config{Status: f.stderr}
 	f.StringVar(&cfg.KafkaListen, "kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
 	f.db(&cfg.DSN, false, "PostgreSQL DSN; empty starts a throwaway server from the system's binaries")
 	f.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API address")
@@ -33,19 +32,18 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, _, 
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the synthetic calls and the simulated crews")
 	summary := f.String("summary", "", "write the summary JSON to this file at exit")
 	f.rules(&cfg.Dispatch)
-	if err := f.parse(args); err != nil {
-		return err
+	return func(ctx context.Context) error {
+		cfg.City, cfg.Logger = f.City, f.Log
+		sum, err := demo.Run(ctx, cfg)
+		if err != nil || *summary == "" {
+			return err
+		}
+		return writeFile(*summary, sum.Write)
 	}
-	cfg.City, cfg.Logger = f.City, f.Log
-	sum, err := demo.Run(ctx, cfg)
-	if err != nil || *summary == "" {
-		return err
-	}
-	return writeFile(*summary, sum.Write)
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	f := newFlags("serve", getenv, stderr).withCity(true)
+func serveCmd(f *flags) func(context.Context) error {
+	f.withCity(true)
 	var st stack.Config
 	var cfg service.Config
 	f.kafka(&st.Brokers, "Kafka brokers, host:port,... (env EMS_KAFKA)")
@@ -53,83 +51,78 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	f.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API address")
 	f.StringVar(&cfg.GroupID, "group", "ems120", "Kafka consumer group")
 	f.rules(&cfg)
-	if err := f.parse(args); err != nil {
-		return err
+	return func(ctx context.Context) error {
+		if len(st.Brokers) == 0 || st.DSN == "" {
+			return errors.New("serve needs -kafka (or EMS_KAFKA) and -db (or DATABASE_URL)")
+		}
+		st.Logger, cfg.City, cfg.Logger = f.Log, f.City, f.Log
+		return stack.Run(ctx, st, cfg)
 	}
-	if len(st.Brokers) == 0 || st.DSN == "" {
-		return errors.New("serve needs -kafka (or EMS_KAFKA) and -db (or DATABASE_URL)")
-	}
-	st.Logger, cfg.City, cfg.Logger = f.Log, f.City, f.Log
-	return stack.Run(ctx, st, cfg)
 }
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newFlags("migrate", getenv, stderr)
+func migrateCmd(f *flags) func(context.Context) error {
 	var dsn string
 	f.db(&dsn, true, "PostgreSQL DSN (env DATABASE_URL)")
-	if err := f.parse(args); err != nil {
+	return func(ctx context.Context) error {
+		if dsn == "" {
+			return errors.New("migrate needs -db (or DATABASE_URL)")
+		}
+		applied, err := sql.Migrate(ctx, dsn)
+		if err == nil {
+			fmt.Fprintf(f.stdout, "applied %d migration(s): %v\n", len(applied), applied)
+		}
 		return err
 	}
-	if dsn == "" {
-		return errors.New("migrate needs -db (or DATABASE_URL)")
-	}
-	applied, err := sql.Migrate(ctx, dsn)
-	if err == nil {
-		fmt.Fprintf(stdout, "applied %d migration(s): %v\n", len(applied), applied)
-	}
-	return err
 }
 
-func runSimulate(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newFlags("simulate", getenv, stderr).withCity(false).withOutput()
-	cfg := simulator.Config{Progress: stderr}
+func simulateCmd(f *flags) func(context.Context) error {
+	f.withCity(false).withOutput()
+	cfg := simulator.Config{Progress: f.stderr}
 	f.StringVar(&cfg.Scenario, "scenario", simulator.ScenarioNormal, "normal or fever-surge")
 	f.Float64Var(&cfg.Hours, "hours", 24, "simulated hours (after a 24-hour warm-up)")
 	f.Float64Var(&cfg.CallsPerDay, "calls-per-day", simulator.DefaultCallsPerDay, "calls a day, before the daily profile")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed: the same seed gives the same result")
 	dpolicy := f.String("dispatch-policy", "standard", "standard, or preempt (a priority-1 call may take a unit from a priority 3–4 call)")
 	f.hospitalRules(&cfg.Hospitals)
-	if err := f.parse(args); err != nil {
-		return err
+	return func(context.Context) error {
+		if *dpolicy != "standard" && *dpolicy != "preempt" {
+			return fmt.Errorf("-dispatch-policy %q: want standard or preempt", *dpolicy)
+		}
+		cfg.City, cfg.Preempt = f.City, *dpolicy == "preempt"
+		r, err := simulator.Run(cfg)
+		if err != nil {
+			return err
+		}
+		run := f.run("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
+			cfg.City.Name, cfg.Scenario, cfg.Hours, cfg.Seed, cfg.Hospitals.Policy, *dpolicy)
+		return f.finish(r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) })
 	}
-	if *dpolicy != "standard" && *dpolicy != "preempt" {
-		return fmt.Errorf("-dispatch-policy %q: want standard or preempt", *dpolicy)
-	}
-	cfg.City, cfg.Preempt = f.City, *dpolicy == "preempt"
-	r, err := simulator.Run(cfg)
-	if err != nil {
-		return err
-	}
-	run := report.Run{Title: fmt.Sprintf("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
-		cfg.City.Name, cfg.Scenario, cfg.Hours, cfg.Seed, cfg.Hospitals.Policy, *dpolicy), Command: report.CommandLine("simulate", args)}
-	return f.finish(stdout, r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) })
 }
 
-func runCoverage(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newFlags("coverage", getenv, stderr).withCity(false)
+func coverageCmd(f *flags) func(context.Context) error {
+	f.withCity(false)
 	at := f.String("at", "12:00", "local time of day (the travel speeds depend on it), HH:MM")
 	asJSON := f.Bool("json", false, "print the summary as one JSON object")
 	var files report.CoverageFiles
 	f.StringVar(&files.GeoJSON, "geojson", "", "write the cells (GeoJSON FeatureCollection) to this file")
 	f.StringVar(&files.PNG, "png", "", "draw the map to this PNG file")
 	f.IntVar(&files.WidthPx, "width", 1400, "width of the PNG, pixels")
-	if err := f.parse(args); err != nil {
-		return err
+	return func(context.Context) error {
+		when, err := coverage.AtTimeOfDay(f.City, *at)
+		if err != nil {
+			return fmt.Errorf("-at %q: want HH:MM", *at)
+		}
+		tr := coverage.AtStations(f.City, city.DefaultTravelModel(f.City.Location()), when)
+		if err := files.Write(f.City, tr, *at); err != nil {
+			return err
+		}
+		return report.WriteCoverage(f.stdout, f.City, tr, *at, *asJSON)
 	}
-	when, err := coverage.AtTimeOfDay(f.City, *at)
-	if err != nil {
-		return fmt.Errorf("-at %q: want HH:MM", *at)
-	}
-	tr := coverage.AtStations(f.City, city.DefaultTravelModel(f.City.Location()), when)
-	if err := files.Write(f.City, tr, *at); err != nil {
-		return err
-	}
-	return report.WriteCoverage(stdout, f.City, tr, *at, *asJSON)
 }
 
-func runLoadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newFlags("loadtest", getenv, stderr).withOutput()
-	cfg := loadtest.Config{Progress: stderr}
+func loadtestCmd(f *flags) func(context.Context) error {
+	f.withOutput()
+	cfg := loadtest.Config{Progress: f.stderr}
 	f.StringVar(&cfg.Mode, "mode", loadtest.ModeCalls, "calls or pings")
 	f.Float64Var(&cfg.Rate, "rate", 0, "messages per second (0: as fast as they go)")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to produce")
@@ -138,67 +131,63 @@ func runLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	f.IntVar(&cfg.Units, "units", 0, "fleet size (default: pings 10,000; calls one per expected call, or 2,000 with -recycle)")
 	f.BoolVar(&cfg.Recycle, "recycle", false, "calls mode: crews free their unit as soon as they read the assignment (two pings per call)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed")
-	if err := f.parse(args); err != nil {
-		return err
+	return func(ctx context.Context) error {
+		res, err := loadtest.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		run := f.run("ems120 loadtest -mode %s at %s for %s", cfg.Mode, loadtest.RateString(cfg.Rate), cfg.Duration)
+		if err := f.writeReport(func(dir string) error { return report.WriteLoad(dir, run, res) }); err != nil {
+			return err
+		}
+		if *f.asJSON { // the summary and what the mode measured beyond it
+			return loadtest.WriteJSON(f.stdout, cfg.Mode, res)
+		}
+		return res.Summary.WriteText(f.stdout)
 	}
-	res, err := loadtest.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	run := report.Run{Title: fmt.Sprintf("ems120 loadtest -mode %s at %s for %s", cfg.Mode, loadtest.RateString(cfg.Rate), cfg.Duration),
-		Command: report.CommandLine("loadtest", args)}
-	if err := f.writeReport(func(dir string) error { return report.WriteLoad(dir, run, res) }); err != nil {
-		return err
-	}
-	if *f.asJSON { // the summary and what the mode measured beyond it
-		return loadtest.WriteJSON(stdout, cfg.Mode, res)
-	}
-	return res.Summary.WriteText(stdout)
 }
 
-func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newFlags("replay", getenv, stderr).withCity(false).withOutput()
+func replayCmd(f *flags) func(context.Context) error {
+	f.withCity(false).withOutput()
 	file := f.String("file", "", "CSV of calls with a header row (e.g. ../shared/data/montco/calls.csv)")
 	src := sourceFlags(f)
 	into := f.String("into", replay.IntoLive, "live (onto ems.calls, end to end over Kafka and PostgreSQL) or simulate (virtual time)")
-	live, sim := loadtest.ReplayConfig{Progress: stderr}, simulator.Config{Progress: stderr}
+	live, sim := loadtest.ReplayConfig{Progress: f.stderr}, simulator.Config{Progress: f.stderr}
 	f.Float64Var(&live.Speed, "speed", 60, "the file's clock against ours: 60 replays an hour of calls in a minute")
 	f.kafka(&live.Brokers, "live: Kafka brokers (empty: the embedded broker)")
 	f.db(&live.DSN, true, "live: PostgreSQL DSN (empty: a throwaway server)")
 	f.Uint64Var(&sim.Seed, "seed", 1, "simulate: seed of the crews' times and the warm-up")
 	f.hospitalRules(&sim.Hospitals)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	if *file == "" {
-		return errors.New("replay needs -file")
-	}
-	if *into != replay.IntoLive && *into != replay.IntoSimulate {
-		return fmt.Errorf("-into %q: want live or simulate", *into)
-	}
-	rp, err := replay.ReadFile(*file, *src, f.City)
-	if err != nil {
-		return err
-	}
-	rp.WriteRejections(stderr, *file, src.OnlyPrefix)
-	if len(rp.Calls) == 0 {
-		return errors.New("replay: no usable rows")
-	}
-	run := report.Run{Title: fmt.Sprintf("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)",
-		filepath.Base(*file), *into, live.Speed, len(rp.Calls), rp.RejectedTotal()), Command: report.CommandLine("replay", args)}
-	live.City, sim.City = f.City, f.City
-	if *into == replay.IntoSimulate {
-		r, err := replay.Simulate(rp, live.Speed, sim)
+	return func(ctx context.Context) error {
+		switch {
+		case *file == "":
+			return errors.New("replay needs -file")
+		case *into != replay.IntoLive && *into != replay.IntoSimulate:
+			return fmt.Errorf("-into %q: want live or simulate", *into)
+		}
+		rp, err := replay.ReadFile(*file, *src, f.City)
 		if err != nil {
 			return err
 		}
-		return f.finish(stdout, r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) })
+		if rp.WriteRejections(f.stderr, *file, src.OnlyPrefix); len(rp.Calls) == 0 {
+			return errors.New("replay: no usable rows")
+		}
+		run := f.run("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)",
+			filepath.Base(*file), *into, live.Speed, len(rp.Calls), rp.RejectedTotal())
+		live.City, sim.City = f.City, f.City
+		if *into == replay.IntoSimulate {
+			r, err := replay.Simulate(rp, live.Speed, sim)
+			if err != nil {
+				return err
+			}
+			return f.finish(r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) })
+		}
+		r, err := loadtest.Replay(ctx, live, rp)
+		if err != nil {
+			return err
+		}
+		return f.finish(r.Summary, func(dir string) error { return report.WriteLoad(dir, run, r) })
 	}
-	r, err := loadtest.Replay(ctx, live, rp)
-	if err != nil {
-		return err
-	}
-	return f.finish(stdout, r.Summary, func(dir string) error { return report.WriteLoad(dir, run, r) })
 }
 
 // sourceFlags say how replay reads its CSV.

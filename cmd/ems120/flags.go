@@ -14,6 +14,7 @@ import (
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
+	"github.com/ems120/ems120/report"
 	"github.com/ems120/ems120/results"
 	"github.com/ems120/ems120/service"
 )
@@ -24,7 +25,9 @@ import (
 type flags struct {
 	*flag.FlagSet
 	name      string
+	args      []string
 	getenv    func(string) string
+	stdout    io.Writer
 	stderr    io.Writer
 	cityPath  *string
 	level     *string
@@ -35,10 +38,10 @@ type flags struct {
 	Log       *slog.Logger
 }
 
-func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags {
+func newFlags(name string, getenv func(string) string, stdout, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &flags{FlagSet: fs, name: name, getenv: getenv, stderr: stderr}
+	return &flags{FlagSet: fs, name: name, getenv: getenv, stdout: stdout, stderr: stderr}
 }
 
 // withCity adds -city (a city file, or the built-in Wuhan) and -log-level (a text logger on
@@ -60,6 +63,7 @@ func (f *flags) withOutput() *flags {
 
 // parse parses args, loads what -city and -log-level name and runs the after callbacks.
 func (f *flags) parse(args []string) error {
+	f.args = args
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -131,14 +135,19 @@ func (f *flags) hospitalRules(cfg *hospitals.Config) {
 
 // finish writes a run's report, when -report is set, and prints its summary: one JSON
 // object with -json, else a line per key.
-func (f *flags) finish(stdout io.Writer, sum results.Summary, writeReport func(dir string) error) error {
+func (f *flags) finish(sum results.Summary, writeReport func(dir string) error) error {
 	if err := f.writeReport(writeReport); err != nil {
 		return err
 	}
 	if *f.asJSON {
-		return sum.Write(stdout)
+		return sum.Write(f.stdout)
 	}
-	return sum.WriteText(stdout)
+	return sum.WriteText(f.stdout)
+}
+
+// run is the heading of a run's report: its title, and the command that reproduces it.
+func (f *flags) run(format string, a ...any) report.Run {
+	return report.Run{Title: fmt.Sprintf(format, a...), Command: report.CommandLine(f.name, f.args)}
 }
 
 // writeReport has write put a run's report in -report's directory, when it is set, and

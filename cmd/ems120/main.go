@@ -1,6 +1,6 @@
 // Command ems120 is the 120 dispatch centre: `ems120 demo` runs everything embedded with the
 // built-in Wuhan city; `ems120 serve` runs the daemon against a Kafka cluster and PostgreSQL;
-// the other subcommands simulate, measure and report. Each parses its flags and calls the
+// the other subcommands simulate, measure and report. Each defines its flags and calls the
 // package that does the work. See README.md and docs/CONTRACT.md.
 package main
 
@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 )
 
@@ -27,10 +28,8 @@ func main() {
 	}
 	// EMS_CPUPROFILE=FILE writes a CPU profile of the whole run (go tool pprof).
 	if path := os.Getenv("EMS_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
 		}
 	}
 	// EMS_MEMPROFILE=FILE writes a heap profile when the command returns.
@@ -45,43 +44,51 @@ func main() {
 	}
 }
 
-const usage = `ems120 — 120 emergency dispatch for a megacity
+// A command defines its flags on f and returns what it does once they are parsed.
+type command struct {
+	name, about string
+	define      func(f *flags) func(ctx context.Context) error
+}
 
-Usage: ems120 <command> [flags]
+var commands = []command{
+	{"demo", "everything embedded: Kafka-protocol broker, throwaway PostgreSQL, the Wuhan city,\n" +
+		"            a simulated fleet and call stream, the HTTP API and a status line", demoCmd},
+	{"serve", "the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)", serveCmd},
+	{"simulate", "a discrete-event simulation in virtual time (no broker, no database)", simulateCmd},
+	{"coverage", "the 5 km / 15-minute coverage of the city with its fleet at the stations", coverageCmd},
+	{"loadtest", "end to end over Kafka and PostgreSQL: -mode calls or -mode pings", loadtestCmd},
+	{"replay", "real calls from a CSV, onto the calls topic (-into live) or into the simulator", replayCmd},
+	{"migrate", "apply the SQL migrations to -db", migrateCmd},
+}
 
-Commands:
-  demo      everything embedded: Kafka-protocol broker, throwaway PostgreSQL, the Wuhan city,
-            a simulated fleet and call stream, the HTTP API and a status line
-  serve     the daemon, against a Kafka cluster (-kafka) and PostgreSQL (-db)
-  simulate  a discrete-event simulation in virtual time (no broker, no database)
-  coverage  the 5 km / 15-minute coverage of the city with its fleet at the stations
-  loadtest  end to end over Kafka and PostgreSQL: -mode calls or -mode pings
-  replay    real calls from a CSV, onto the calls topic (-into live) or into the simulator
-  migrate   apply the SQL migrations to -db
-
-Run 'ems120 <command> -h' for a command's flags.
-`
-
-// command is a subcommand: its flags are parsed from args.
-type command func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
-
-var commands = map[string]command{
-	"demo": runDemo, "serve": runServe, "migrate": runMigrate, "simulate": runSimulate,
-	"coverage": runCoverage, "loadtest": runLoadtest, "replay": runReplay,
+func usage() string {
+	var b strings.Builder
+	b.WriteString("ems120 — 120 emergency dispatch for a megacity\n\nUsage: ems120 <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.about)
+	}
+	b.WriteString("\nRun 'ems120 <command> -h' for a command's flags.\n")
+	return b.String()
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		if len(args) == 0 {
 			return errors.New("no command")
 		}
 		return nil
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+	for _, c := range commands {
+		if c.name == args[0] {
+			f := newFlags(c.name, getenv, stdout, stderr)
+			do := c.define(f)
+			if err := f.parse(args[1:]); err != nil {
+				return err
+			}
+			return do(ctx)
+		}
 	}
-	return cmd(ctx, args[1:], getenv, stdout, stderr)
+	fmt.Fprint(stderr, usage())
+	return fmt.Errorf("unknown command %q", args[0])
 }
