@@ -128,9 +128,7 @@ func summary(ctx context.Context, dsn string, svc *service.Service, elapsed time
 	if err != nil {
 		return results.Summary{}, err
 	}
-	if elapsed > 0 {
-		sum.ThroughputPerS = results.F(float64(sum.Calls) / elapsed.Seconds())
-	}
+	sum.ThroughputPerS = results.F(float64(sum.Calls) / elapsed.Seconds())
 	s := svc.Status()
 	sum.Rejected = s.Rejected
 	if s.LatencyP50 > 0 {

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ func TestDemo(t *testing.T) {
 	sum, err := Run(ctx, Config{
 		KafkaListen: "127.0.0.1:0", DSN: dsn, HTTPAddr: "127.0.0.1:0",
 		RatePerMin: 600, Speed: 200, Duration: 12 * time.Second, Seed: 3,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -357,14 +357,14 @@ func (h *outward) next() (option, bool) {
 	return top, true
 }
 
-// walk is one destination choice: the hospitals ranked outwards from the scene, and the
-// nearest suitable one whatever its beds (the reference for the choice's reason).
+// walk is one destination choice, over the registry's heap of the suitable hospitals ranked
+// outwards from the scene; nearest is the nearest whatever its beds (the reference for the
+// choice's reason).
 type walk struct {
 	r       *Registry
 	need    Need
 	at      time.Time
 	from    ranking
-	h       *outward
 	nearest option
 }
 
@@ -394,10 +394,9 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 	for i, hosp := range cands {
 		r.heap = append(r.heap, w.from.option(i, hosp))
 	}
-	w.h = &r.heap
-	heap.Init(w.h)
+	heap.Init(&r.heap)
 	// Walk outwards in transport time; beds are looked at only as far as the walk goes.
-	w.nearest, _ = w.h.next()
+	w.nearest, _ = r.heap.next()
 	w.nearest = w.from.timed(w.nearest)
 	first, found := w.firstAccepting()
 	switch {
@@ -414,7 +413,7 @@ func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
 // firstAccepting walks from the nearest to the first hospital that accepts patients — and,
 // unless the policy is nearest, has a free bed.
 func (w *walk) firstAccepting() (option, bool) {
-	for o, ok := w.nearest, true; ok; o, ok = w.h.next() {
+	for o, ok := w.nearest, true; ok; o, ok = w.r.heap.next() {
 		o = w.from.timed(o)
 		if !o.h.Accepting {
 			continue
@@ -448,7 +447,7 @@ func (w *walk) balance(c contract.Call, first option) (Choice, *Hospital) {
 		return l
 	}
 	best, bestLoad := first, load(&first)
-	for o, ok := w.h.next(); ok; o, ok = w.h.next() {
+	for o, ok := w.r.heap.next(); ok; o, ok = w.r.heap.next() {
 		o = w.from.timed(o)
 		if o.t > cfg.MaxTransport || o.t > first.t+slack {
 			break

@@ -60,7 +60,7 @@ func driveCalls(ctx context.Context, lv *live, recycle bool, p pacer, expect int
 	// each message stamped the moment it is read — the end of a call's latency.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	watchDone, err := watch(watchCtx, lv.brokers, contract.TopicAssignments, func(m kafka.Message, now time.Time) {
+	watchDone, err := streams.Watch(watchCtx, lv.brokers, contract.TopicAssignments, true, func(m kafka.Message, now time.Time) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.bk.read(m.Key, m.Value, now)
@@ -162,22 +162,11 @@ func (r *callRun) produce(ctx context.Context, p pacer, next func(now time.Time)
 // drain waits until every call is assigned (the crews keep freeing units for the queue), or
 // nothing moves for 15 s; then a moment more, for late duplicates, if any, to arrive.
 func (r *callRun) drain() {
-	deadline, last := time.Now().Add(15*time.Second), -1
-	for {
+	waitProgress(r.produced, 50*time.Millisecond, func() int {
 		r.mu.Lock()
-		got := len(r.bk.latencies)
-		r.mu.Unlock()
-		if got >= r.produced {
-			break
-		}
-		if got != last {
-			last, deadline = got, time.Now().Add(15*time.Second)
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		return len(r.bk.latencies)
+	})
 	time.Sleep(500 * time.Millisecond)
 }
 
@@ -187,12 +176,14 @@ func (r *callRun) result(producedFor time.Duration) results.Load {
 	defer r.mu.Unlock()
 	bk := r.bk
 	latencies := bk.latencies
+	st := r.lv.svc.Status()
 	res := results.Load{LatencyMs: latencies, WrittenAtS: bk.writtenAt, Produced: r.produced}
-	sum := results.Summary{Calls: r.produced, Assigned: len(latencies), Queued: r.lv.svc.Stats().Queued, Rejected: r.lv.svc.Status().Rejected}
+	sum := results.Summary{Calls: r.produced, Assigned: len(latencies), Queued: r.lv.svc.Stats().Queued, Rejected: st.Rejected}
 	sum.DuplicateAssignments = len(bk.duplicate) // the book marks only the calls it wrote
 	sum.Lost = max(0, r.produced-sum.Assigned-sum.Queued-sum.Rejected)
+	p99 := results.Percentile(latencies, 99)
 	if len(latencies) > 0 {
-		sum.LatencyMsP50, sum.LatencyMsP99 = results.F(results.Percentile(latencies, 50)), results.F(results.Percentile(latencies, 99))
+		sum.LatencyMsP50, sum.LatencyMsP99 = results.F(results.Percentile(latencies, 50)), results.F(p99)
 		res.LatencyMax = slices.Max(latencies)
 		sum.ThroughputPerS = results.F(float64(len(latencies)) / bk.lastAssign.Sub(r.start).Seconds())
 	}
@@ -200,9 +191,8 @@ func (r *callRun) result(producedFor time.Duration) results.Load {
 	for i, n := range bk.perSecond {
 		res.Throughput = append(res.Throughput, results.Sample{At: r.start.Add(time.Duration(i) * time.Second), Calls: n})
 	}
-	st := r.lv.svc.Status()
 	r.progress("%d calls in %s (%.0f/s offered), %d assigned, p99 %.1f ms (service: record to published p50 %s p99 %s)", r.produced,
-		producedFor.Round(time.Millisecond), float64(r.produced)/producedFor.Seconds(), len(latencies), results.Percentile(latencies, 99),
+		producedFor.Round(time.Millisecond), float64(r.produced)/producedFor.Seconds(), len(latencies), p99,
 		st.LatencyP50, st.LatencyP99)
 	return res
 }

@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (results.Load, error) {
 		}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	progress := progressTo(cfg.Progress, "loadtest")
 	c := loadCity(cfg.City, cfg.Units, cfg.Seed)

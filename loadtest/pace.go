@@ -44,3 +44,22 @@ func pace(ctx context.Context, p pacer, send func(n int) error) error {
 	}
 	return nil
 }
+
+// waitProgress polls count every poll until it reaches want or stops moving for 15 s, and
+// returns when it stopped waiting.
+func waitProgress(want int, poll time.Duration, count func() int) time.Time {
+	deadline, last := time.Now().Add(15*time.Second), -1
+	for {
+		got := count()
+		if got >= want {
+			return time.Now()
+		}
+		if got != last {
+			last, deadline = got, time.Now().Add(15*time.Second)
+		}
+		if time.Now().After(deadline) {
+			return time.Now()
+		}
+		time.Sleep(poll)
+	}
+}

@@ -104,18 +104,5 @@ func sendPings(ctx context.Context, lv *live, units []unitPos, p pacer, seed uin
 // waitApplied waits until every ping is applied (or counted stale), or nothing moves for
 // 15 s, and returns when it stopped waiting.
 func waitApplied(lv *live, base int64, produced int) time.Time {
-	deadline, last := time.Now().Add(15*time.Second), int64(-1)
-	for {
-		got := lv.svc.PingsApplied() - base
-		if got >= int64(produced) {
-			return time.Now()
-		}
-		if got != last {
-			last, deadline = got, time.Now().Add(15*time.Second)
-		}
-		if time.Now().After(deadline) {
-			return time.Now()
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return waitProgress(produced, 20*time.Millisecond, func() int { return int(lv.svc.PingsApplied() - base) })
 }

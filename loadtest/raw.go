@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -38,7 +37,7 @@ func rawKafka(ctx context.Context, brokers []string, partitions, n int, value []
 	w := streams.NewWriter(brokers, topic)
 	defer w.Close()
 	cons := streams.NewConsumer(streams.ConsumerConfig{Brokers: brokers, GroupID: topic, Topic: topic, MaxBatch: 5000,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.DiscardHandler)})
 	var read atomic.Int64
 	done := make(chan struct{})
 	rctx, cancel := context.WithCancel(ctx)

@@ -36,7 +36,7 @@ func Replay(ctx context.Context, cfg ReplayConfig, f replay.File) (results.Load,
 		return results.Load{}, errors.New("replay: -speed must be positive")
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	progress := progressTo(cfg.Progress, "replay")
 	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, cfg.City, service.Config{}, cfg.Logger, progress)

@@ -62,7 +62,7 @@ func (e *env) start(maxBatch int) *running {
 // serving HTTP, and returns once it consumes.
 func (e *env) startWith(cfg service.Config) *running {
 	e.t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -142,36 +142,18 @@ type topicReader struct {
 
 func (e *env) read(topic string) *topicReader {
 	e.t.Helper()
-	conn, err := kafka.Dial("tcp", e.brokers[0])
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	tr := &topicReader{}
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			for {
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					return
-				}
-				tr.mu.Lock()
-				tr.msgs = append(tr.msgs, m)
-				tr.mu.Unlock()
-			}
-		}()
+	done, err := streams.Watch(ctx, e.brokers, topic, false, func(m kafka.Message, _ time.Time) {
+		tr.mu.Lock()
+		tr.msgs = append(tr.msgs, m)
+		tr.mu.Unlock()
+	})
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { cancel(); wg.Wait() })
+	e.t.Cleanup(func() { cancel(); <-done })
 	return tr
 }
 

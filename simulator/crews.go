@@ -93,22 +93,19 @@ func (r *crewRun) onScene() {
 
 func (r *crewRun) leaveScene(transported bool) {
 	s, c := r.s, r.call
-	hosp, ok := s.cfg.City.Hospitals[0], false
-	for _, h := range s.cfg.City.Hospitals {
-		if h.ID == r.hosp {
-			hosp, ok = h, true
-		}
-	}
+	h, ok := s.reg.Hospital(r.hosp)
 	if !transported || !ok {
 		s.ping(r.u, contract.StatusAvailable)
 		s.goHome(r.u, r.gen)
 		return
 	}
+	hosp := h.Hospital
 	s.ping(r.u, contract.StatusTransporting)
+	d := s.travel.Duration(r.scene(), hosp.Point, s.now, c.Priority)
 	if _, nearest, ok := s.reg.NearestSuitable(c, s.now); ok && s.measured(c) {
-		s.added = append(s.added, (s.travel.Duration(r.scene(), hosp.Point, s.now, c.Priority) - nearest).Seconds())
+		s.added = append(s.added, (d - nearest).Seconds())
 	}
-	r.then(s.noisy(s.travel.Duration(r.scene(), hosp.Point, s.now, c.Priority)), func() { r.atHospital(hosp) })
+	r.then(s.noisy(d), func() { r.atHospital(hosp) })
 }
 
 func (r *crewRun) atHospital(hosp city.Hospital) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,7 +37,7 @@ type Stack struct {
 // throwaway PostgreSQL. Close stops them and removes their files.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.KafkaListen == "" {
 		cfg.KafkaListen = "127.0.0.1:0"

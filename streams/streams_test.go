@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -256,5 +257,47 @@ func TestLogLivesInFilesRemovedOnClose(t *testing.T) {
 	b.Close() // and again at the test's cleanup: a no-op
 	if _, err := os.Stat(b.dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("after Close the log's directory %s: %v, want it removed", b.dir, err)
+	}
+}
+
+// Watch reads every partition: from the beginning it sees what was written before it, from
+// the end only what comes after; each message once.
+func TestWatchFromBeginningAndFromEnd(t *testing.T) {
+	b := startBroker(t)
+	const topic = "watch.test"
+	if err := EnsureTopics(context.Background(), b.Addrs(), []TopicSpec{{Name: topic, Partitions: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, b.Addrs(), topic, 0, 30)
+	watch := func(fromEnd bool) (func() []string, func()) {
+		var mu sync.Mutex
+		var got []string
+		ctx, cancel := context.WithCancel(context.Background())
+		done, err := Watch(ctx, b.Addrs(), topic, fromEnd, func(m kafka.Message, _ time.Time) {
+			mu.Lock()
+			got = append(got, string(m.Value))
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() []string { mu.Lock(); defer mu.Unlock(); return slices.Sorted(slices.Values(got)) }, func() { cancel(); <-done }
+	}
+	all, stopAll := watch(false)
+	defer stopAll()
+	later, stopLater := watch(true)
+	defer stopLater()
+	produce(t, b.Addrs(), topic, 30, 40)
+	for deadline := time.Now().Add(10 * time.Second); len(all()) < 40 || len(later()) < 10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("from the beginning %d of 40 messages, from the end %d of 10", len(all()), len(later()))
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // any extra copy arrives
+	if got := later(); len(got) != 10 || got[0] != "30" || got[9] != "39" {
+		t.Fatalf("from the end: %v, want 30…39", got)
+	}
+	if got := all(); len(got) != 40 {
+		t.Fatalf("from the beginning: %d messages, want 40", len(got))
 	}
 }

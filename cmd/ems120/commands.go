@@ -20,7 +20,7 @@ import (
 )
 
 func demoCmd(f *flags) func(context.Context) error {
-	f.withCity(true)
+	f.withCity().withLog()
 	cfg := demo.Config{Status: f.stderr}
 	f.StringVar(&cfg.KafkaListen, "kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
 	f.db(&cfg.DSN, false, "PostgreSQL DSN; empty starts a throwaway server from the system's binaries")
@@ -43,7 +43,7 @@ func demoCmd(f *flags) func(context.Context) error {
 }
 
 func serveCmd(f *flags) func(context.Context) error {
-	f.withCity(true)
+	f.withCity().withLog()
 	var st stack.Config
 	var cfg service.Config
 	f.kafka(&st.Brokers, "Kafka brokers, host:port,... (env EMS_KAFKA)")
@@ -76,7 +76,7 @@ func migrateCmd(f *flags) func(context.Context) error {
 }
 
 func simulateCmd(f *flags) func(context.Context) error {
-	f.withCity(false).withOutput()
+	f.withCity().withOutput()
 	cfg := simulator.Config{Progress: f.stderr}
 	f.StringVar(&cfg.Scenario, "scenario", simulator.ScenarioNormal, "normal or fever-surge")
 	f.Float64Var(&cfg.Hours, "hours", 24, "simulated hours (after a 24-hour warm-up)")
@@ -93,14 +93,14 @@ func simulateCmd(f *flags) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		run := f.run("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
+		run := f.heading("ems120 simulate: %s, scenario %s, %g hours, seed %d, hospital policy %s, dispatch %s",
 			cfg.City.Name, cfg.Scenario, cfg.Hours, cfg.Seed, cfg.Hospitals.Policy, *dpolicy)
 		return f.finish(r.Summary, func(dir string) error { return report.WriteSim(dir, run, r) })
 	}
 }
 
 func coverageCmd(f *flags) func(context.Context) error {
-	f.withCity(false)
+	f.withCity()
 	at := f.String("at", "12:00", "local time of day (the travel speeds depend on it), HH:MM")
 	asJSON := f.Bool("json", false, "print the summary as one JSON object")
 	var files report.CoverageFiles
@@ -136,7 +136,7 @@ func loadtestCmd(f *flags) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		run := f.run("ems120 loadtest -mode %s at %s for %s", cfg.Mode, loadtest.RateString(cfg.Rate), cfg.Duration)
+		run := f.heading("ems120 loadtest -mode %s at %s for %s", cfg.Mode, loadtest.RateString(cfg.Rate), cfg.Duration)
 		if err := f.writeReport(func(dir string) error { return report.WriteLoad(dir, run, res) }); err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func loadtestCmd(f *flags) func(context.Context) error {
 }
 
 func replayCmd(f *flags) func(context.Context) error {
-	f.withCity(false).withOutput()
+	f.withCity().withOutput()
 	file := f.String("file", "", "CSV of calls with a header row (e.g. ../shared/data/montco/calls.csv)")
 	src := sourceFlags(f)
 	into := f.String("into", replay.IntoLive, "live (onto ems.calls, end to end over Kafka and PostgreSQL) or simulate (virtual time)")
@@ -172,7 +172,7 @@ func replayCmd(f *flags) func(context.Context) error {
 		if rp.WriteRejections(f.stderr, *file, src.OnlyPrefix); len(rp.Calls) == 0 {
 			return errors.New("replay: no usable rows")
 		}
-		run := f.run("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)",
+		run := f.heading("ems120 replay of %s into %s at %g×: %d calls (%d rows rejected)",
 			filepath.Base(*file), *into, live.Speed, len(rp.Calls), rp.RejectedTotal())
 		live.City, sim.City = f.City, f.City
 		if *into == replay.IntoSimulate {

@@ -21,7 +21,7 @@ import (
 
 // flags is a subcommand's flag set, with the flags several subcommands share defined once.
 // After parse, City and Log hold what -city and -log-level chose (when added), and the
-// callbacks added with after have run.
+// conversions added to after have run.
 type flags struct {
 	*flag.FlagSet
 	name      string
@@ -33,7 +33,7 @@ type flags struct {
 	level     *string
 	asJSON    *bool
 	reportDir *string
-	after     []func() error
+	after     []func()
 	City      *city.City
 	Log       *slog.Logger
 }
@@ -44,13 +44,15 @@ func newFlags(name string, getenv func(string) string, stdout, stderr io.Writer)
 	return &flags{FlagSet: fs, name: name, getenv: getenv, stdout: stdout, stderr: stderr}
 }
 
-// withCity adds -city (a city file, or the built-in Wuhan) and -log-level (a text logger on
-// stderr) when log is set.
-func (f *flags) withCity(log bool) *flags {
+// withCity adds -city: a city file, or the built-in Wuhan.
+func (f *flags) withCity() *flags {
 	f.cityPath = f.String("city", "", "city file (JSON); empty: the built-in Wuhan")
-	if log {
-		f.level = f.String("log-level", "info", "debug, info, warn or error")
-	}
+	return f
+}
+
+// withLog adds -log-level: a text logger on stderr.
+func (f *flags) withLog() *flags {
+	f.level = f.String("log-level", "info", "debug, info, warn or error")
 	return f
 }
 
@@ -85,9 +87,7 @@ func (f *flags) parse(args []string) error {
 		}
 	}
 	for _, fn := range f.after {
-		if err := fn(); err != nil {
-			return err
-		}
+		fn()
 	}
 	return nil
 }
@@ -104,11 +104,10 @@ func (f *flags) db(p *string, fromEnv bool, usage string) {
 // kafka is -kafka, Kafka brokers host:port,... (by default $EMS_KAFKA), into p.
 func (f *flags) kafka(p *[]string, usage string) {
 	addrs := f.String("kafka", f.getenv("EMS_KAFKA"), usage)
-	f.after = append(f.after, func() error {
+	f.after = append(f.after, func() {
 		if *addrs != "" {
 			*p = strings.Split(*addrs, ",")
 		}
-		return nil
 	})
 }
 
@@ -121,7 +120,7 @@ func (f *flags) rules(cfg *service.Config) {
 	f.Float64Var(&cfg.CoverageTargetPct, "coverage-target", 75, "below this demand-weighted coverage (percent), publish move-up advice")
 	f.DurationVar(&cfg.CoverageSnapshotEvery, "coverage-snapshot", 10*time.Minute, "how often the coverage map is stored in PostgreSQL")
 	f.hospitalRules(&cfg.Hospitals)
-	f.after = append(f.after, func() error { cfg.MaxRadiusM = *maxR * 1000; return nil })
+	f.after = append(f.after, func() { cfg.MaxRadiusM = *maxR * 1000 })
 }
 
 // hospitalRules are the destination rules: demo, serve, simulate and replay take them.
@@ -145,8 +144,8 @@ func (f *flags) finish(sum results.Summary, writeReport func(dir string) error) 
 	return sum.WriteText(f.stdout)
 }
 
-// run is the heading of a run's report: its title, and the command that reproduces it.
-func (f *flags) run(format string, a ...any) report.Run {
+// heading is the heading of a run's report: its title, and the command that reproduces it.
+func (f *flags) heading(format string, a ...any) report.Run {
 	return report.Run{Title: fmt.Sprintf(format, a...), Command: report.CommandLine(f.name, f.args)}
 }
 

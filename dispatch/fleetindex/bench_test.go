@@ -224,19 +224,23 @@ func moves(f *fleetFixture, count int) ([]int32, []city.Point) {
 	return hs, ps
 }
 
+// pings times x.Update over f's moves, one ping an iteration.
+func pings(b *testing.B, f *fleetFixture, x *Index) {
+	hs, ps := moves(f, 1<<16)
+	i := 0
+	for b.Loop() {
+		j := i & (1<<16 - 1)
+		x.Update(hs[j], ps[j])
+		i++
+	}
+}
+
 // BenchmarkUpdate is one position ping of a driving unit (a move of up to 300 m).
 func BenchmarkUpdate(b *testing.B) {
 	for _, n := range []int{500, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
 			f := fixture(n)
-			x := f.index(DefaultResolution)
-			hs, ps := moves(f, 1<<16)
-			i := 0
-			for b.Loop() {
-				j := i & (1<<16 - 1)
-				x.Update(hs[j], ps[j])
-				i++
-			}
+			pings(b, f, f.index(DefaultResolution))
 		})
 	}
 }
@@ -274,15 +278,7 @@ func BenchmarkIndexResolution(b *testing.B) {
 					i++
 				}
 			})
-			b.Run(fmt.Sprintf("update/res=%d/units=%d", res, n), func(b *testing.B) {
-				hs, ps := moves(f, 1<<16)
-				i := 0
-				for b.Loop() {
-					j := i & (1<<16 - 1)
-					x.Update(hs[j], ps[j])
-					i++
-				}
-			})
+			b.Run(fmt.Sprintf("update/res=%d/units=%d", res, n), func(b *testing.B) { pings(b, f, x) })
 		}
 	}
 }

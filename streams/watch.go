@@ -1,0 +1,94 @@
+package streams
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Watch reads every partition of a topic without a consumer group — from the beginning, or
+// with fromEnd from each partition's end as it is now — and calls fn with each message and
+// the moment it was read (fn is called from one goroutine per partition). It returns once
+// every reader has fetched once, so that nothing written afterwards is read late for the
+// reader's connecting; the channel closes when ctx ends and every reader has stopped.
+func Watch(ctx context.Context, brokers []string, topic string, fromEnd bool, fn func(kafka.Message, time.Time)) (<-chan struct{}, error) {
+	readers, err := partitionReaders(ctx, brokers, topic, fromEnd)
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				fn(m, time.Now())
+			}
+		}()
+	}
+	fetched := make([]bool, len(readers))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		all := true
+		for i, r := range readers {
+			fetched[i] = fetched[i] || r.Stats().Fetches > 0
+			all = all && fetched[i]
+		}
+		if all {
+			break
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done, nil
+}
+
+// partitionReaders makes a reader for each partition of topic, at its first offset or (with
+// fromEnd) at its end now, before anything more is produced; on an error it closes those it
+// made.
+func partitionReaders(ctx context.Context, brokers []string, topic string, fromEnd bool) ([]*kafka.Reader, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var readers []*kafka.Reader
+	fail := func(err error) ([]*kafka.Reader, error) {
+		for _, r := range readers {
+			r.Close()
+		}
+		return nil, err
+	}
+	for _, p := range parts {
+		offset := kafka.FirstOffset
+		if fromEnd {
+			pc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+			if err != nil {
+				return fail(err)
+			}
+			offset, err = pc.ReadLastOffset()
+			pc.Close()
+			if err != nil {
+				return fail(err)
+			}
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1,
+			MaxBytes: FetchMaxBytes, MaxWait: 50 * time.Millisecond})
+		if err := r.SetOffset(offset); err != nil {
+			r.Close()
+			return fail(err)
+		}
+		readers = append(readers, r)
+	}
+	return readers, nil
+}
