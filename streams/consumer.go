@@ -47,11 +47,11 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		Brokers: cfg.Brokers,
 		GroupID: cfg.GroupID,
 		Topic:   cfg.Topic,
-		// Latency: answer a fetch as soon as one byte is there, and wait at most 100 ms for it
-		// (kafka-go's default 10 s would also hold Close for 10 s), for at most FetchMaxBytes.
+		// Latency: answer a fetch as soon as one byte is there (kafka-go's default MaxWait, 10 s,
+		// would hold Close for 10 s), for at most FetchMaxBytes.
 		MinBytes:         1,
 		MaxBytes:         FetchMaxBytes,
-		MaxWait:          100 * time.Millisecond,
+		MaxWait:          FetchMaxWait,
 		ReadBatchTimeout: time.Second,
 		QueueCapacity:    cfg.MaxBatch,
 		// Commits go to the broker every 50 ms and when the reader closes. A batch is handed to

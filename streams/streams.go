@@ -104,12 +104,20 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 	}
 }
 
-// FetchMaxBytes is the most a reader asks a partition for at a time. kafka-go gives the
-// whole answer the reader's MaxWait to arrive and otherwise fetches the same offset again,
-// for ever: a consumer with a backlog asked for 10 MiB at a time, and a broker that took
-// longer to read that much (the embedded one from its files, under the race detector) was
-// never heard. 1 MiB (5,000 calls) bounds the broker's work for one answer.
-const FetchMaxBytes = 1 << 20
+// FetchMaxBytes is the most a reader asks a partition for at a time, and FetchMaxWait how
+// long it gives the answer. kafka-go sends the broker MaxWait less a quarter (how long to wait
+// for data when there is none) and gives up on an answer that has not begun by MaxWait, then
+// fetches the same offset again: a broker slower than that to assemble its answer — the
+// embedded one reading its files on a loaded machine, under the race detector — is asked
+// again for ever and the reader never moves (TestLogAcrossSegmentsReadsBackWhole stalled so
+// with a 100 ms MaxWait and the machine's two cores busy). A second leaves it time. Latency
+// does not wait for it: with MinBytes 1 the broker answers as soon as there is data; what
+// waits is Close (at most a second, for the fetch in flight) and an idle reader's next
+// fetch. 1 MiB (5,000 calls) bounds the broker's work for one answer.
+const (
+	FetchMaxBytes = 1 << 20
+	FetchMaxWait  = time.Second
+)
 
 // segmentBytes is the embedded broker's log segment size: each partition's log is a file per
 // MiB (about nine new files a second at 5,000 calls a second with crews closing them).

@@ -83,7 +83,7 @@ func partitionReaders(ctx context.Context, brokers []string, topic string, fromE
 			}
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1,
-			MaxBytes: FetchMaxBytes, MaxWait: 50 * time.Millisecond})
+			MaxBytes: FetchMaxBytes, MaxWait: FetchMaxWait})
 		if err := r.SetOffset(offset); err != nil {
 			r.Close()
 			return fail(err)
