@@ -14,7 +14,7 @@ import (
 // The caller holds the engine lock.
 func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, positions bool) (sql.Changes, *outRow, error) {
 	ch := recordRows(evs)
-	out, err := outboxRow(evs, born)
+	out, err := outboxRow(s.store.NewOutboxID, evs, born)
 	if err != nil {
 		return sql.Changes{}, nil, err
 	}
@@ -61,8 +61,8 @@ func recordRows(evs []dispatch.Event) sql.Changes {
 // outboxRow is the events' messages, all in one outbox row (nil for no events): for each
 // event its message on ems.events, and for each assignment its message on ems.assignments,
 // published before the event that announces it. born maps a call id to its record time on
-// ems.calls, for the latency metric of its first assignment.
-func outboxRow(evs []dispatch.Event, born map[string]time.Time) (*outRow, error) {
+// ems.calls, for the latency metric of its first assignment; newID gives the row its id.
+func outboxRow(newID func() int64, evs []dispatch.Event, born map[string]time.Time) (*outRow, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -72,7 +72,7 @@ func outboxRow(evs []dispatch.Event, born map[string]time.Time) (*outRow, error)
 			n++
 		}
 	}
-	out := &outRow{row: sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
+	out := &outRow{row: sql.OutboxRow{ID: newID(), Msgs: make([]sql.OutboxMsg, 0, n)}, born: make([]time.Time, 0, n)}
 	// The messages' values and keys share one buffer, enc; each keeps its own region of it (a
 	// region already handed out stays valid when append moves the rest).
 	enc := make([]byte, 0, 220*n)

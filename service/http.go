@@ -23,9 +23,7 @@ import (
 // Handler is the HTTP API. Every error is JSON: {"error": "...", "field": "..."}.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /v1/calls/{id}", s.getCall)
@@ -74,9 +72,46 @@ func writeError(w http.ResponseWriter, code int, field, msg string) {
 	writeJSON(w, code, apiError{Error: msg, Field: field})
 }
 
+// health is the JSON of GET /healthz: the process is up, and what it is doing.
+type health struct {
+	Status string `json:"status"`
+	Role   role   `json:"role"`
+	Epoch  int64  `json:"epoch,omitempty"`  // the lease epoch this process writes under
+	Holder string `json:"holder"`           // this process, as named in the lease
+	Active string `json:"active,omitempty"` // on a standby: who is active
+	Reason string `json:"reason,omitempty"` // why it is not ready, if it is not
+}
+
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
+	st := s.roleState()
+	h := health{Status: "ok", Role: st.role, Epoch: s.store.Epoch(), Holder: s.cfg.Holder, Reason: s.notReady(st)}
+	if st.role == roleStandby {
+		h.Active = st.activeName()
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// notReady says why the service is not deciding now, or "".
+func (s *Service) notReady(st roleState) string {
+	switch {
+	case st.role == roleStandby:
+		return "standby: " + st.activeName()
+	case st.role != roleActive:
+		return string(st.role)
+	case st.problem() != "":
+		return st.problem()
+	case s.backlog.Load() >= int64(s.cfg.MaxPendingMessages):
+		return fmt.Sprintf("back-pressure: %d messages recorded and not yet taken by Kafka (bound %d); taking no new work",
+			s.backlog.Load(), s.cfg.MaxPendingMessages)
+	}
+	return ""
+}
+
+// readyz answers 200 only on the active service while it decides and its database answers;
+// otherwise 503 with the reason.
 func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
-	if !s.ready.Load() {
-		writeError(w, http.StatusServiceUnavailable, "", "starting or stopping")
+	if why := s.notReady(s.roleState()); why != "" {
+		writeError(w, http.StatusServiceUnavailable, "", why)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -91,8 +126,9 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Service) metricsHandler() http.Handler {
 	inner := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.metrics.lag.WithLabelValues(contract.TopicCalls).Set(float64(s.calls.Lag()))
-		s.metrics.lag.WithLabelValues(contract.TopicUnits).Set(float64(s.units.Lag()))
+		calls, units := s.lags()
+		s.metrics.lag.WithLabelValues(contract.TopicCalls).Set(float64(calls))
+		s.metrics.lag.WithLabelValues(contract.TopicUnits).Set(float64(units))
 		inner.ServeHTTP(w, r)
 	})
 }
@@ -222,10 +258,25 @@ func (s *Service) command(run func(r *http.Request, b commandBody, now time.Time
 			writeError(w, http.StatusNotFound, "unit_id", err.Error())
 		case errors.Is(err, dispatch.ErrIllegalTransition), errors.Is(err, dispatch.ErrUnitBusy):
 			writeError(w, http.StatusConflict, "", err.Error())
+		case errors.Is(err, errNotActive):
+			s.notActive(w)
+		case errors.Is(err, errStopping), s.roleState().stale != "":
+			writeError(w, http.StatusServiceUnavailable, "", err.Error())
 		default:
 			writeError(w, http.StatusInternalServerError, "", err.Error())
 		}
 	}
+}
+
+// notActive answers a command sent to a process that is not deciding: 503, naming the
+// active one (and its HTTP address in "active", for a client to resend it there).
+func (s *Service) notActive(w http.ResponseWriter) {
+	st := s.roleState()
+	body := map[string]string{"error": "this ems120 is not the active one (" + string(st.role) + "): " + st.activeName()}
+	if st.known && !st.active.Expired && st.active.HTTP != "" {
+		body["active"] = "http://" + st.active.HTTP
+	}
+	writeJSON(w, http.StatusServiceUnavailable, body)
 }
 
 type unitView struct {

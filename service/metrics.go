@@ -15,20 +15,23 @@ import (
 // metrics are the service's Prometheus metrics, on a registry of its own so that several
 // services (in tests) can live in one process.
 type metrics struct {
-	reg          *prometheus.Registry
-	calls        prometheus.Counter
-	assigned     prometheus.Counter
-	queuedEvents prometheus.Counter
-	withinStd    prometheus.Counter
-	closed       prometheus.Counter
-	rejected     *prometheus.CounterVec
-	pings        prometheus.Counter
-	stalePings   prometheus.Counter
-	latency      prometheus.Histogram
-	published    prometheus.Counter
-	lag          *prometheus.GaugeVec
-	capacity     *prometheus.CounterVec
-	snapshots    prometheus.Counter
+	reg             *prometheus.Registry
+	calls           prometheus.Counter
+	assigned        prometheus.Counter
+	queuedEvents    prometheus.Counter
+	withinStd       prometheus.Counter
+	closed          prometheus.Counter
+	rejected        *prometheus.CounterVec
+	pings           prometheus.Counter
+	stalePings      prometheus.Counter
+	latency         prometheus.Histogram
+	published       prometheus.Counter
+	lag             *prometheus.GaugeVec
+	capacity        *prometheus.CounterVec
+	snapshots       prometheus.Counter
+	active          prometheus.Gauge
+	takeovers       prometheus.Counter
+	takeoverSeconds prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -63,6 +66,14 @@ func newMetrics() *metrics {
 		Help: "Messages on the topic not yet handled, as of the last batch."}, []string{"topic"})
 	m.capacity = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ems_capacity_reports_total",
 		Help: "Hospital capacity reports by outcome: accepted, duplicate, rejected."}, []string{"outcome"})
+	m.active = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ems_active",
+		Help: "1 while this process is the active service (holds the lease), 0 as a standby."})
+	m.takeovers = prometheus.NewCounter(prometheus.CounterOpts{Name: "ems_takeovers_total",
+		Help: "Terms this process began by taking the lease over from another holder."})
+	m.takeoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ems_takeover_seconds",
+		Help:    "From the previous holder's last lease renewal to this process deciding.",
+		Buckets: prometheus.ExponentialBuckets(0.25, 1.5, 14)})
+	m.reg.MustRegister(m.active, m.takeovers, m.takeoverSeconds)
 	m.reg.MustRegister(m.calls, m.assigned, m.queuedEvents, m.withinStd, m.closed, m.rejected, m.pings,
 		m.stalePings, m.latency, m.published, m.lag, m.capacity, m.snapshots)
 	return m

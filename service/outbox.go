@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -32,6 +33,11 @@ type outRow struct {
 // A consumer treats a message identical to one it has seen as that message again: on
 // ems.assignments the latest message per key is the live assignment; ems.events carries many
 // messages per call id, and a repeat there is known by its content (call, seq, type, time).
+//
+// The pending queue is bounded (max messages). At the bound, enqueue waits for room: the
+// committer stops, the decisions queued behind it wait, the consumers stop fetching — the
+// service takes no new work while Kafka does not take its messages, and its memory stays
+// bounded. What is committed is in the table whatever happens.
 type publisher struct {
 	store   *sql.Store
 	w       *kafka.Writer
@@ -39,25 +45,49 @@ type publisher struct {
 	log     *slog.Logger
 	now     func() time.Time
 	wake    chan struct{}
+	max     int
+	backlog *atomic.Int64 // messages pending, for /readyz
+	room    chan struct{} // signalled when pending shrinks
 
 	mu      sync.Mutex
 	pending []outRow // committed, not yet published, in commit order
+	msgs    int      // messages in pending
 	done    []int64  // published rows, not yet deleted
 }
 
-func newPublisher(store *sql.Store, brokers []string, m *metrics, log *slog.Logger, now func() time.Time) *publisher {
+func newPublisher(store *sql.Store, brokers []string, m *metrics, log *slog.Logger, now func() time.Time,
+	max int, backlog *atomic.Int64) *publisher {
+	backlog.Store(0)
 	return &publisher{store: store, w: streams.NewWriter(brokers, ""), metrics: m, log: log, now: now,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), max: max, backlog: backlog, room: make(chan struct{}, 1)}
 }
 
-// enqueue hands the publisher a row that was just committed.
-func (p *publisher) enqueue(r *outRow) {
+// enqueue hands the publisher a row that was just committed, waiting while the queue is at
+// its bound. It gives up when ctx ends or stop is closed (the term is ending): the row stays
+// in the table and goes out with the next term's recovery.
+func (p *publisher) enqueue(ctx context.Context, stop <-chan struct{}, r *outRow) {
 	if r == nil || len(r.row.Msgs) == 0 {
 		return
 	}
-	p.mu.Lock()
-	p.pending = append(p.pending, *r)
-	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		if p.msgs == 0 || p.msgs+len(r.row.Msgs) <= p.max {
+			p.pending = append(p.pending, *r)
+			p.msgs += len(r.row.Msgs)
+			p.backlog.Store(int64(p.msgs))
+			p.mu.Unlock()
+			break
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.room:
+		case <-ctx.Done():
+			p.log.Warn("outbox row left for the next term", "id", r.row.ID)
+			return
+		case <-stop:
+			return
+		}
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default: // already awake
@@ -147,7 +177,13 @@ func (p *publisher) flush(ctx context.Context) error {
 		}
 		p.mu.Lock()
 		p.pending = p.pending[len(batch):]
+		p.msgs -= msgs
+		p.backlog.Store(int64(p.msgs))
 		p.mu.Unlock()
+		select {
+		case p.room <- struct{}{}:
+		default:
+		}
 	}
 }
 

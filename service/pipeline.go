@@ -36,7 +36,7 @@ func (s *Service) checkArea(c contract.Call) error {
 // startCalls is the streams.Starter for ems.calls: it decides, and returns the wait for the
 // record (and for the dead letters).
 func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() error, error) {
-	var dead []kafka.Message
+	var dead []refused
 	calls := make([]contract.Call, 0, len(msgs))
 	srcs := make([]sql.Source, 0, len(msgs))
 	born := make(map[string]time.Time, len(msgs))
@@ -48,7 +48,7 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 			err = s.checkArea(c)
 		}
 		if err != nil {
-			dead = append(dead, streams.DeadLetter(m, err, now))
+			dead = append(dead, refuse(m, err, now))
 			continue
 		}
 		if c.ReceivedAt.IsZero() {
@@ -61,7 +61,7 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 		calls = append(calls, c)
 		srcs = append(srcs, sql.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 	}
-	if len(calls) > 0 {
+	if len(calls) > 0 || len(dead) > 0 {
 		ids := make([]string, len(calls))
 		for i, c := range calls {
 			ids[i] = c.CallID
@@ -73,6 +73,7 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 			return nil, err
 		}
 		wait, err = s.decideAsync(ctx, born, true, func(now time.Time, r *record) ([]dispatch.Event, error) {
+			r.dead = dead
 			var evs []dispatch.Event
 			for i, c := range calls {
 				if known[c.CallID] {
@@ -90,22 +91,19 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 			return nil, err
 		}
 	}
-	if err := s.deadLetter(ctx, contract.TopicCalls, dead); err != nil {
-		return nil, err
-	}
 	return wait, nil
 }
 
 // startUnits is the streams.Starter for ems.units.
 func (s *Service) startUnits(ctx context.Context, msgs []kafka.Message) (func() error, error) {
-	var dead []kafka.Message
+	var dead []refused
 	now := s.cfg.Now()
 	pings := make([]contract.UnitPing, 0, len(msgs))
 	from := make([]kafka.Message, 0, len(msgs))
 	for _, m := range msgs {
 		p, err := contract.DecodeUnitPing(m.Value)
 		if err != nil {
-			dead = append(dead, streams.DeadLetter(m, err, now))
+			dead = append(dead, refuse(m, err, now))
 			continue
 		}
 		if p.At.IsZero() {
@@ -115,12 +113,15 @@ func (s *Service) startUnits(ctx context.Context, msgs []kafka.Message) (func() 
 		from = append(from, m)
 	}
 	wait := func() error { return nil }
-	if len(pings) > 0 {
+	if len(pings) > 0 || len(dead) > 0 {
 		var stale, applied int
+		decoded := len(dead)
 		var err error
-		wait, err = s.decideAsync(ctx, nil, false, func(now time.Time, _ *record) ([]dispatch.Event, error) {
+		wait, err = s.decideAsync(ctx, nil, false, func(now time.Time, r *record) ([]dispatch.Event, error) {
 			var evs []dispatch.Event
 			stale, applied = 0, 0
+			dead = dead[:decoded]
+			defer func() { r.dead = dead }()
 			for i, p := range pings {
 				e, err := s.engine.Ping(p, now)
 				switch {
@@ -129,7 +130,7 @@ func (s *Service) startUnits(ctx context.Context, msgs []kafka.Message) (func() 
 				case err != nil:
 					// An unknown unit, or a status that would move its incident backwards:
 					// the position (if any) is applied, the refusal is shown.
-					dead = append(dead, streams.DeadLetter(from[i], err, now))
+					dead = append(dead, refuse(from[i], err, now))
 					evs = append(evs, e...)
 				default:
 					applied++
@@ -144,24 +145,22 @@ func (s *Service) startUnits(ctx context.Context, msgs []kafka.Message) (func() 
 		s.metrics.pings.Add(float64(applied))
 		s.metrics.stalePings.Add(float64(stale))
 	}
-	if err := s.deadLetter(ctx, contract.TopicUnits, dead); err != nil {
-		return nil, err
-	}
 	return wait, nil
 }
 
-func (s *Service) deadLetter(ctx context.Context, topic string, dead []kafka.Message) error {
-	if len(dead) == 0 {
-		return nil
+// refused is a message the service refuses: its record, and its dead letter (the reason and
+// the original bytes) for ems.deadletter, published once it is recorded (commit.go).
+type refused struct {
+	ref    sql.Refusal
+	letter kafka.Message
+}
+
+func refuse(m kafka.Message, reason error, now time.Time) refused {
+	return refused{
+		ref: sql.Refusal{Source: sql.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}, At: now,
+			Reason: reason.Error(), Key: m.Key, Value: m.Value},
+		letter: streams.DeadLetter(m, reason, now),
 	}
-	if err := s.dlq.WriteMessages(ctx, dead...); err != nil {
-		return fmt.Errorf("dead letters: %w", err)
-	}
-	s.metrics.rejected.WithLabelValues(topic).Add(float64(len(dead)))
-	for _, m := range dead {
-		s.log.Debug("dead letter", "topic", topic, "value", string(m.Value))
-	}
-	return nil
 }
 
 // refusal is an engine's refusal of a command (an illegal transition, a busy unit): the
@@ -194,28 +193,31 @@ func (s *Service) count(evs []dispatch.Event) {
 // transaction; a repeat of the last report changes nothing; a refused one goes to the
 // dead-letter topic with its reason.
 func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) error {
-	var dead []kafka.Message
+	var dead []refused
 	now := s.cfg.Now()
 	reps := make([]contract.CapacityReport, 0, len(msgs))
 	from := make([]kafka.Message, 0, len(msgs))
 	for _, m := range msgs {
 		r, err := contract.DecodeCapacityReport(m.Value)
 		if err != nil {
-			dead = append(dead, streams.DeadLetter(m, err, now))
+			dead = append(dead, refuse(m, err, now))
 			continue
 		}
 		reps = append(reps, r)
 		from = append(from, m)
 	}
 	var accepted, duplicate int
-	if len(reps) > 0 {
+	decoded := len(dead)
+	if len(reps) > 0 || len(dead) > 0 {
 		err := s.decide(ctx, nil, true, func(now time.Time, rec *record) ([]dispatch.Event, error) {
 			accepted, duplicate = 0, 0
+			dead = dead[:decoded]
+			defer func() { rec.dead = dead }()
 			for i, r := range reps {
 				out, err := s.hospitals.Apply(r, now)
 				switch {
 				case err != nil:
-					dead = append(dead, streams.DeadLetter(from[i], err, now))
+					dead = append(dead, refuse(from[i], err, now))
 				case out == hospitals.Duplicate:
 					duplicate++
 				default:
@@ -232,7 +234,7 @@ func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) erro
 	s.metrics.capacity.WithLabelValues("accepted").Add(float64(accepted))
 	s.metrics.capacity.WithLabelValues("duplicate").Add(float64(duplicate))
 	s.metrics.capacity.WithLabelValues("rejected").Add(float64(len(dead)))
-	return s.deadLetter(ctx, contract.TopicCapacity, dead)
+	return nil
 }
 
 // flushPositions records the units that only moved since the last flush (state changes are

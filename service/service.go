@@ -62,6 +62,15 @@ type Config struct {
 	CoverageTargetPct float64
 	// CoverageSnapshotEvery is how often the coverage map is stored; default 10 min.
 	CoverageSnapshotEvery time.Duration
+	// LeaseTTL is how long the active service's lease lasts unrenewed: a standby takes over at
+	// most this long after the active one stops renewing it. Default 1.5 s.
+	LeaseTTL time.Duration
+	// Holder names this process in the lease; default host:pid:random.
+	Holder string
+	// MaxPendingMessages bounds the messages recorded but not yet published; at the bound,
+	// decisions wait (back-pressure) instead of memory growing while Kafka is away. Default
+	// 200,000.
+	MaxPendingMessages int
 }
 
 // Service is the daemon.
@@ -71,23 +80,21 @@ type Service struct {
 	store      *sql.Store
 	travel     city.TravelModel
 	metrics    *metrics
-	outbox     *publisher
-	dlq        *kafka.Writer // ems.deadletter
 	intake     *kafka.Writer // ems.calls, for calls taken over HTTP
 	capacityIn *kafka.Writer // ems.capacity, for reports taken over HTTP
-	calls      *streams.Consumer
-	units      *streams.Consumer
-	capacity   *streams.Consumer
 
 	mu        sync.Mutex // guards engine, hospitals and everything they decide until it is durable
 	engine    *dispatch.Engine
 	hospitals *hospitals.Registry
-	cov       *covState // its own lock; fed from the decisions, never blocks them
-	commits   *committer
+	cur       *term           // the term as the active service; nil on a standby
+	stale     error           // the engine could not be rebuilt after a failed write: nothing is decided
+	cov       *covState       // its own lock; fed from the decisions, never blocks them
 	area      *dispatch.Reach // the city's stations and the widest search radius: the service area
 	stats     atomic.Pointer[dispatch.Stats]
 
-	ready    atomic.Bool
+	backlog  atomic.Int64 // messages recorded, not yet published (this term)
+	roleMu   sync.Mutex
+	rs       roleState // guarded by roleMu
 	httpAddr atomic.Pointer[string]
 }
 
@@ -159,6 +166,15 @@ func (cfg *Config) defaults() error {
 	if cfg.CoverageSnapshotEvery <= 0 {
 		cfg.CoverageSnapshotEvery = 10 * time.Minute
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 1500 * time.Millisecond
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = defaultHolder()
+	}
+	if cfg.MaxPendingMessages <= 0 {
+		cfg.MaxPendingMessages = 200_000
+	}
 	return nil
 }
 
@@ -171,17 +187,10 @@ func newService(cfg Config, store *sql.Store) *Service {
 		store:      store,
 		travel:     city.DefaultTravelModel(cfg.City.Location()),
 		metrics:    newMetrics(),
-		dlq:        streams.NewWriter(cfg.Brokers, contract.TopicDeadLetter),
 		intake:     streams.NewWriter(cfg.Brokers, contract.TopicCalls),
 		capacityIn: streams.NewWriter(cfg.Brokers, contract.TopicCapacity),
 	}
-	s.outbox = newPublisher(store, cfg.Brokers, s.metrics, cfg.Logger, cfg.Now)
-	s.commits = newCommitter(s)
-	consumer := func(topic string) *streams.Consumer {
-		return streams.NewConsumer(streams.ConsumerConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: topic,
-			MaxBatch: cfg.MaxBatch, Logger: cfg.Logger})
-	}
-	s.calls, s.units, s.capacity = consumer(contract.TopicCalls), consumer(contract.TopicUnits), consumer(contract.TopicCapacity)
+	s.rs.role = roleStarting
 	s.cfg.Hospitals.Travel = s.travel
 	stations := make([]city.Point, len(cfg.City.Stations))
 	for i, st := range cfg.City.Stations {
@@ -279,15 +288,21 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 	}
 	e.Settle()
 	s.engine, s.hospitals = e, reg
+	if s.stale != nil {
+		s.stale = nil
+		s.setStale("")
+	}
 	s.cov.reset(e.Units(), s.cfg.Now())
 	s.publishStats()
 	return nil
 }
 
-// Run serves until ctx is cancelled, then shuts down in order: the consumers finish the
-// batch in hand and commit it; the outbox publishes what is pending (what it cannot stays in
-// the database for the next start); the HTTP server drains. The HTTP address is taken
-// first: a service that cannot serve its API does not start consuming.
+// Run serves until ctx is cancelled. The HTTP address is taken first: a service that cannot
+// serve its API does not start. Then it leads (leader.go): active while it holds the lease,
+// a standby otherwise. When ctx ends an active service stops in order — the consumers finish
+// the batch in hand, the committer records it, the outbox publishes what is pending (what it
+// cannot stays in the database for the next term) — and gives the lease up; then the HTTP
+// server drains.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.close()
 	var ln net.Listener
@@ -298,56 +313,19 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer ln.Close() // a no-op once the server has it
 	}
-	// Messages left in the outbox by an earlier run go out before anything new.
-	if err := s.outbox.recover(ctx); err != nil {
-		return err
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	// Stopping goes consumers → committer → publisher: each stops when the one before has
-	// stopped handing it work.
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPub()
-	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopCommit()
-	g.Go(func() error { return s.outbox.run(pubCtx) })
-	g.Go(func() error {
-		defer stopPub() // the committer is done: nothing new will enter the outbox
-		return s.commits.run(commitCtx)
-	})
-	// Queued calls restored at start-up meet the available fleet.
-	err := s.decide(ctx, nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
-		return s.engine.AssignQueued(now), nil
-	})
-	if err != nil {
-		stopCommit()
-		_ = g.Wait()
-		return err
-	}
-	g.Go(func() error {
-		defer stopCommit() // the consumers are done: no new decisions
-		return s.consume(gctx)
-	})
+	leadCtx, stopLead := context.WithCancel(gctx)
+	defer stopLead()
 	if ln != nil {
-		s.serveHTTP(ctx, gctx, g, ln)
+		s.serveHTTP(ctx, leadCtx, g, ln)
 	}
-	s.ready.Store(true)
-	s.log.Info("ems120 running", "brokers", strings.Join(s.cfg.Brokers, ","), "http", s.cfg.HTTPAddr,
-		"units", s.Stats().Units, "live_calls", s.Stats().Live)
-	err = g.Wait()
-	s.ready.Store(false)
-	return err
-}
-
-// consume runs the consumers and the periodic work until ctx ends or one of them fails.
-func (s *Service) consume(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	// Two batches in flight: the next is decided while the one before is recorded.
-	g.Go(func() error { return s.calls.RunPipelined(gctx, s.startCalls, 2) })
-	g.Go(func() error { return s.units.RunPipelined(gctx, s.startUnits, 2) })
-	g.Go(func() error { return s.capacity.Run(gctx, s.handleCapacity) })
-	g.Go(func() error { return s.tick(gctx) })
-	g.Go(func() error { return s.runCoverage(gctx) })
-	g.Go(func() error { return s.runPositions(gctx) })
+	s.log.Info("ems120 running", "brokers", strings.Join(s.cfg.Brokers, ","), "http", s.HTTPAddr(), "holder", s.cfg.Holder)
+	g.Go(func() error {
+		defer stopLead()
+		err := s.lead(leadCtx)
+		s.setRole(roleStopping)
+		return err
+	})
 	return g.Wait()
 }
 
@@ -390,8 +368,11 @@ func (s *Service) tick(ctx context.Context) error {
 	}
 }
 
-// Ready reports whether Run has started consuming.
-func (s *Service) Ready() bool { return s.ready.Load() }
+// Ready reports whether the service is the active one and deciding.
+func (s *Service) Ready() bool {
+	st := s.roleState()
+	return st.role == roleActive && st.problem() == ""
+}
 
 // Store is the service's durable record (for reports read after a run).
 func (s *Service) Store() *sql.Store { return s.store }
@@ -414,11 +395,20 @@ func (s *Service) HTTPAddr() string {
 }
 
 func (s *Service) close() {
-	s.dlq.Close()
 	s.intake.Close()
 	s.capacityIn.Close()
-	s.outbox.close()
 	s.store.Close()
+}
+
+// lags are the call and ping consumers' lags in this term (0 on a standby).
+func (s *Service) lags() (calls, units int64) {
+	s.mu.Lock()
+	t := s.cur
+	s.mu.Unlock()
+	if t == nil {
+		return 0, 0
+	}
+	return t.calls.Lag(), t.units.Lag()
 }
 
 // Stats returns the engine's counts as of the last batch.

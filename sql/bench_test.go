@@ -42,7 +42,7 @@ func BenchmarkRecordDecisions(b *testing.B) {
 					ch.Units = append(ch.Units, sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.Station, Status: contract.StatusDispatched,
 						CallID: id, Pos: city.Point{Lat: 30.59, Lng: 114.30}, StatusAt: at})
 				}
-				ch.Outbox = &sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: []sql.OutboxMsg{{Topic: contract.TopicAssignments, Value: make([]byte, 300*batch)}}}
+				ch.Outbox = &sql.OutboxRow{ID: st.NewOutboxID(), Msgs: []sql.OutboxMsg{{Topic: contract.TopicAssignments, Value: make([]byte, 300*batch)}}}
 				if err := st.InTx(ctx, func(tx *sql.Tx) error { tx.Apply(ch); return nil }); err != nil {
 					b.Fatal(err)
 				}

@@ -74,6 +74,11 @@ type CoverageSnapshot struct {
 func (s *Store) InsertCoverageSnapshot(ctx context.Context, snap CoverageSnapshot) (int64, error) {
 	var id int64
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if f := s.fence.Load(); f != nil {
+			if _, err := tx.Exec(ctx, fenceSQL, f.name, f.epoch); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO coverage_snapshots (at, coverage_pct, double_coverage_pct, units_available)
 			VALUES ($1, $2, $3, $4) RETURNING id`, snap.At, snap.CoveragePct, snap.DoubleCoveragePct, snap.UnitsAvailable).Scan(&id); err != nil {
 			return err

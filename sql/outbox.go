@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -31,20 +29,14 @@ type OutboxRow struct {
 	Msgs []OutboxMsg
 }
 
-var outboxSeq struct {
-	sync.Mutex
-	last int64
-}
+// outboxEpochShift places the lease's epoch above a counter in an outbox id.
+const outboxEpochShift = 40
 
-// NewOutboxID gives an outbox row its id: the current time in nanoseconds, bumped past the
-// last id given, so ids grow in the order they are given and go on growing across restarts
-// (recovery publishes rows in id order).
-func NewOutboxID() int64 {
-	outboxSeq.Lock()
-	defer outboxSeq.Unlock()
-	outboxSeq.last = max(outboxSeq.last+1, time.Now().UnixNano())
-	return outboxSeq.last
-}
+// NewOutboxID gives an outbox row its id: the epoch the store writes under, then a counter
+// (2^40 rows a term). Ids grow in the order they are given and go on growing across
+// takeovers and restarts, whatever the processes' clocks say (recovery publishes rows in id
+// order).
+func (s *Store) NewOutboxID() int64 { return s.outboxSeq.Add(1) }
 
 // encodeOutbox writes messages as (topic, key, value) triples, each part length-prefixed.
 func encodeOutbox(msgs []OutboxMsg) []byte {
@@ -121,7 +113,7 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids); err != nil {
+	if _, err := s.execFenced(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids); err != nil {
 		return fmt.Errorf("delete outbox: %w", err)
 	}
 	return nil

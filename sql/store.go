@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +27,9 @@ const SRID = 4326
 
 // Store is the PostgreSQL record.
 type Store struct {
-	Pool *pgxpool.Pool
+	Pool      *pgxpool.Pool
+	fence     atomic.Pointer[fence] // the lease every write checks; nil: none
+	outboxSeq atomic.Int64          // the last outbox id given
 }
 
 // Open connects a pool to dsn. Every connection learns PostGIS's geometry and geography types
@@ -305,9 +308,19 @@ func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchR
 	return br, before, nil
 }
 
+// onlyFence reports whether nothing but the fence is queued: a transaction with nothing to do.
+func (t *Tx) onlyFence() bool {
+	return len(t.writes) == 0 || len(t.writes) == 1 && t.writes[0].sql == fenceSQL
+}
+
 // InTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
+// When the store is fenced (Fence), the transaction checks the lease first and fails, changing
+// nothing, if another process has taken it.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	t := &Tx{pool: s.Pool}
+	if f := s.fence.Load(); f != nil {
+		t.queue("fence", fenceSQL, f.name, f.epoch)
+	}
 	defer func() {
 		if t.conn != nil {
 			t.conn.Release() // a connection left inside a transaction is destroyed, not reused
@@ -319,7 +332,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 		}
 		return err
 	}
-	if !t.begun && len(t.writes) == 0 {
+	if !t.begun && t.onlyFence() {
 		return nil
 	}
 	br, _, err := t.send(ctx, "COMMIT")
@@ -451,7 +464,7 @@ var releases = map[string]bool{"received": true, "queued": true, "closed": true,
 // Apply queues the changes; they are written with the commit. Calls that release a unit are
 // updated before new calls are inserted and before calls that take one are updated, so the
 // one-live-incident-per-unit index never sees a unit handed over within the batch twice. The
-// outbox row carries its id (NewOutboxID).
+// outbox row carries its id (Store.NewOutboxID).
 func (t *Tx) Apply(ch Changes) {
 	t.applyCalls(ch)
 	t.insertAssignments(ch.Assignments)
@@ -580,7 +593,7 @@ func (s *Store) UpdatePositions(ctx context.Context, units []UnitRow) error {
 	for i, u := range units {
 		ids[i], geoms[i], pings[i] = u.ID, PointEWKB(u.Pos), timeOrNil(u.PingAt)
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
+	_, err := s.execFenced(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
 		FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, g, p)
 		WHERE units.id = u.id AND (units.ping_at IS NULL OR units.ping_at <= u.p)`, pgx.QueryExecModeExec, ids, geoms, pings)
 	if err != nil {

@@ -100,7 +100,7 @@ func TestCallsAndChanges(t *testing.T) {
 			Events: []sql.EventRow{{CallID: "C1", At: at, Type: "received", State: "received"}, {CallID: "C1", At: at, Type: "assigned", State: "assigned", UnitID: "A-001"},
 				{CallID: "C2", At: at, Type: "queued", State: "queued"}},
 			Units: []sql.UnitRow{{ID: "A-001", Kind: contract.KindALS, Status: contract.StatusDispatched, CallID: "C1", Pos: city.Point{Lat: 30.5, Lng: 114.2}, StatusAt: at}},
-			Outbox: &sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: []sql.OutboxMsg{{Topic: "t", Key: []byte("C1"), Value: []byte("v1")},
+			Outbox: &sql.OutboxRow{ID: st.NewOutboxID(), Msgs: []sql.OutboxMsg{{Topic: "t", Key: []byte("C1"), Value: []byte("v1")},
 				{Topic: "u", Key: nil, Value: []byte("v2 \x00\xff")}}},
 		})
 		return nil
@@ -151,7 +151,7 @@ func TestCallsAndChanges(t *testing.T) {
 		t.Fatalf("delete from incident_events: err = %v, want append-only", err)
 	}
 	// A row in migration 1's one-message form is read too.
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (id, topic, key, value) VALUES ($1, 'old', 'k', 'v3')`, sql.NewOutboxID()); err != nil {
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (id, topic, key, value) VALUES ($1, 'old', 'k', 'v3')`, st.NewOutboxID()); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := st.PendingOutbox(ctx, 0, 10)
@@ -364,7 +364,7 @@ func TestUnitUpdatesStayOnTheirPageAndTheOutboxIsCompressed(t *testing.T) {
 		msgs[i] = sql.OutboxMsg{Topic: contract.TopicAssignments, Key: []byte(fmt.Sprintf("C%d", i)),
 			Value: []byte(fmt.Sprintf(`{"call_id":"C%d","unit_id":"A-%03d","eta_s":%d,"reason":"nearest available unit"}`, i, i, 60+i))}
 	}
-	out := &sql.OutboxRow{ID: sql.NewOutboxID(), Msgs: msgs}
+	out := &sql.OutboxRow{ID: st.NewOutboxID(), Msgs: msgs}
 	write(unit, out)
 	var method *string
 	if err := st.Pool.QueryRow(ctx, `SELECT pg_column_compression(value) FROM outbox WHERE id = $1`, out.ID).Scan(&method); err != nil {

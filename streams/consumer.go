@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,18 +22,34 @@ type Handler func(ctx context.Context, msgs []kafka.Message) error
 
 // ConsumerConfig configures a Consumer.
 type ConsumerConfig struct {
-	Brokers  []string
-	GroupID  string
-	Topic    string
+	Brokers []string
+	GroupID string // the consumer group; ignored with Offsets
+	Topic   string
+	// Offsets, when set, keeps the consumer's positions instead of a consumer group: the
+	// consumer reads every partition itself, from Offsets.Load, and joins no group.
+	Offsets  Offsets
 	MaxBatch int // messages per handler call; default 1000
 	Logger   *slog.Logger
 }
 
-// Consumer reads one topic as a member of a consumer group and feeds a Handler in batches.
+// Offsets keeps a consumer's positions outside Kafka. The service keeps them in PostgreSQL
+// under its leadership lease: a process that is not the leader cannot move them, and a new
+// leader reads from where the old one's durable work ended, at once, without waiting for a
+// consumer group to notice that a member died.
+type Offsets interface {
+	// Load returns each partition's next offset to read; a partition not in the map is read
+	// from its first offset.
+	Load(ctx context.Context, topic string) (map[int]int64, error)
+	// Save is called, in order, with the next offsets once a batch's effect is durable.
+	Save(topic string, next map[int]int64)
+}
+
+// Consumer reads one topic — as a member of a consumer group, or every partition with its
+// own Offsets — and feeds a Handler in batches.
 type Consumer struct {
 	cfg ConsumerConfig
-	r   *kafka.Reader
-	lag atomic.Int64 // messages behind the high-water mark, summed over the partitions seen
+	r   *kafka.Reader // group mode; nil with Offsets
+	lag atomic.Int64  // messages behind the high-water mark, summed over the partitions seen
 }
 
 // NewConsumer returns a consumer; Run starts it.
@@ -42,6 +59,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Offsets != nil {
+		return &Consumer{cfg: cfg}
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: cfg.Brokers,
@@ -86,43 +106,75 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	}, 1)
 }
 
-// fetch reads messages in the background into a channel the size of a batch.
-func (c *Consumer) fetch(ctx context.Context) (<-chan kafka.Message, <-chan error, context.CancelFunc) {
-	msgs := make(chan kafka.Message, c.cfg.MaxBatch)
-	fetchErr := make(chan error, 1)
-	fetchCtx, stop := context.WithCancel(ctx)
-	go func() {
-		defer close(msgs)
-		for {
-			m, err := c.r.FetchMessage(fetchCtx)
-			if err != nil {
-				if fetchCtx.Err() == nil {
-					fetchErr <- fmt.Errorf("fetch %s: %w", c.cfg.Topic, err)
-				}
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-fetchCtx.Done():
-				return
-			}
+// fetch reads messages in the background into a channel the size of a batch: from the
+// group's reader, or from one reader per partition at the offsets Offsets keeps. The returned
+// function stops the fetching and closes the readers.
+func (c *Consumer) fetch(ctx context.Context) (<-chan kafka.Message, <-chan error, func(), error) {
+	readers := []*kafka.Reader{c.r}
+	if c.cfg.Offsets != nil {
+		next, err := c.cfg.Offsets.Load(ctx, c.cfg.Topic)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("offsets of %s: %w", c.cfg.Topic, err)
 		}
-	}()
-	return msgs, fetchErr, stop
+		readers, err = partitionReaders(ctx, c.cfg.Brokers, c.cfg.Topic, func(p int) int64 {
+			if o, ok := next[p]; ok {
+				return o
+			}
+			return kafka.FirstOffset
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read %s: %w", c.cfg.Topic, err)
+		}
+	}
+	msgs := make(chan kafka.Message, c.cfg.MaxBatch)
+	fetchErr := make(chan error, len(readers))
+	fetchCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := r.FetchMessage(fetchCtx)
+				if err != nil {
+					if fetchCtx.Err() == nil {
+						fetchErr <- fmt.Errorf("fetch %s: %w", c.cfg.Topic, err)
+					}
+					return
+				}
+				select {
+				case msgs <- m:
+				case <-fetchCtx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(msgs) }()
+	return msgs, fetchErr, func() {
+		stop()
+		for _, r := range readers {
+			r.Close()
+		}
+	}, nil
 }
 
 // next waits for a message, then takes whatever else is already there, up to MaxBatch. ok is
-// false when ctx ended or the fetcher stopped.
-func (c *Consumer) next(ctx context.Context, msgs <-chan kafka.Message, fetchErr <-chan error) ([]kafka.Message, bool, error) {
-	var batch []kafka.Message
+// false when ctx ended or the fetcher stopped. If oldest (the oldest batch in flight)
+// finishes first, next returns no batch and its result in settled, so that a failed batch is
+// redone, and a durable one committed, without waiting for more messages.
+func (c *Consumer) next(ctx context.Context, msgs <-chan kafka.Message, fetchErr <-chan error,
+	oldest <-chan error) (batch []kafka.Message, ok bool, settled *error, err error) {
 	select {
 	case <-ctx.Done():
-		return nil, false, nil
+		return nil, false, nil, nil
 	case err := <-fetchErr:
-		return nil, false, err
+		return nil, false, nil, err
+	case res := <-oldest:
+		return nil, true, &res, nil
 	case m, ok := <-msgs:
 		if !ok {
-			return nil, false, nil
+			return nil, false, nil, nil
 		}
 		batch = append(make([]kafka.Message, 0, 64), m)
 	}
@@ -130,14 +182,14 @@ func (c *Consumer) next(ctx context.Context, msgs <-chan kafka.Message, fetchErr
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				return batch, true, nil
+				return batch, true, nil, nil
 			}
 			batch = append(batch, m)
 		default:
-			return batch, true, nil
+			return batch, true, nil, nil
 		}
 	}
-	return batch, true, nil
+	return batch, true, nil, nil
 }
 
 func (c *Consumer) noteLag(lags map[int]int64, batch []kafka.Message) {
@@ -159,6 +211,14 @@ func (c *Consumer) commit(ctx context.Context, batch []kafka.Message) {
 		if l, ok := last[m.Partition]; !ok || m.Offset > l.Offset {
 			last[m.Partition] = m
 		}
+	}
+	if c.cfg.Offsets != nil {
+		next := make(map[int]int64, len(last))
+		for p, m := range last {
+			next[p] = m.Offset + 1
+		}
+		c.cfg.Offsets.Save(c.cfg.Topic, next)
+		return
 	}
 	commits := make([]kafka.Message, 0, len(last))
 	for _, m := range last {
@@ -194,33 +254,52 @@ func DeadLetter(m kafka.Message, reason error, now time.Time) kafka.Message {
 type Starter func(ctx context.Context, msgs []kafka.Message) (wait func() error, err error)
 
 type flight struct {
-	batch []kafka.Message
-	wait  func() error
+	batch   []kafka.Message
+	done    chan error // the wait's result, once
+	err     error
+	settled bool // err holds the result
+}
+
+func startFlight(batch []kafka.Message, wait func() error) *flight {
+	f := &flight{batch: batch, done: make(chan error, 1)}
+	go func() { f.done <- wait() }()
+	return f
+}
+
+// result waits for the flight's wait to return.
+func (f *flight) result() error {
+	if !f.settled {
+		f.err, f.settled = <-f.done, true
+	}
+	return f.err
 }
 
 // RunPipelined is Run with up to depth batches in flight: the next batch is started while
 // the ones before it are still being made durable. Offsets are committed in order, each
 // batch's only once it is durable. When a batch fails, every batch after it is let finish,
 // then all of them, from the failed one on, are handled again in order, one at a time with
-// backoff, before anything new is started.
+// backoff, before anything new is started. A batch in flight is settled as soon as it is
+// durable or has failed, whether or not more messages come.
 func (c *Consumer) RunPipelined(ctx context.Context, start Starter, depth int) error {
 	depth = max(depth, 1)
-	msgs, fetchErr, stopFetch := c.fetch(ctx)
+	msgs, fetchErr, stopFetch, err := c.fetch(ctx)
+	if err != nil {
+		return err
+	}
 	defer stopFetch()
-	defer c.r.Close()
 	hctx := context.WithoutCancel(ctx)
-	var inflight []flight
+	var inflight []*flight
 	// settle waits for the oldest flights until at most keep remain; false means a batch
 	// could not be made durable before shutdown.
 	settle := func(keep int) bool {
 		for len(inflight) > keep {
 			f := inflight[0]
-			if err := f.wait(); err != nil {
+			if err := f.result(); err != nil {
 				c.cfg.Logger.Error("batch failed; handling it and the ones after it again", "topic", c.cfg.Topic, "err", err)
 				redo := inflight
 				inflight = nil
 				for _, g := range redo[1:] {
-					_ = g.wait() // let them finish; they are handled again below
+					_ = g.result() // let them finish; they are handled again below
 				}
 				for _, g := range redo {
 					if !c.handleStarted(ctx, hctx, start, g.batch) {
@@ -236,7 +315,18 @@ func (c *Consumer) RunPipelined(ctx context.Context, start Starter, depth int) e
 	}
 	lags := map[int]int64{}
 	for {
-		batch, ok, err := c.next(ctx, msgs, fetchErr)
+		var oldest <-chan error
+		if len(inflight) > 0 && !inflight[0].settled {
+			oldest = inflight[0].done
+		}
+		batch, ok, settled, err := c.next(ctx, msgs, fetchErr, oldest)
+		if settled != nil {
+			inflight[0].err, inflight[0].settled = *settled, true
+			if !settle(len(inflight) - 1) {
+				return nil
+			}
+			continue
+		}
 		if err != nil || !ok {
 			settle(0)
 			return err
@@ -247,7 +337,7 @@ func (c *Consumer) RunPipelined(ctx context.Context, start Starter, depth int) e
 				return nil
 			}
 		} else {
-			inflight = append(inflight, flight{batch: batch, wait: wait})
+			inflight = append(inflight, startFlight(batch, wait))
 			if !settle(depth - 1) {
 				return nil
 			}

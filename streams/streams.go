@@ -125,13 +125,33 @@ const segmentBytes = 1 << 20
 
 // Broker is the embedded Kafka-protocol broker.
 type Broker struct {
-	c   *kfake.Cluster
-	dir string // the log's files; removed by Close
+	c    *kfake.Cluster
+	dir  string // the log's files
+	temp bool   // dir is the broker's own, removed by Close
 }
 
 // StartBroker starts a one-node kfake cluster listening on listen (host:port; port 0 picks a
-// free one) and creates ems120's topics on it.
+// free one) with its log in a directory of its own, removed by Close, and creates ems120's
+// topics on it.
 func StartBroker(ctx context.Context, listen string) (*Broker, error) {
+	// A broker killed with its process leaves its log; the next start removes it.
+	dir, err := tmpdir.Make("ems120-broker-")
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	b, err := StartBrokerIn(ctx, listen, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	b.temp = true
+	return b, nil
+}
+
+// StartBrokerIn is StartBroker with the log kept in dir: a broker started again on the same
+// directory finds its topics, messages and committed group offsets there (kfake reloads its
+// persisted state; Close saves it).
+func StartBrokerIn(ctx context.Context, listen, dir string) (*Broker, error) {
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen address %q: %w", listen, err)
@@ -144,11 +164,6 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 	// default) every message ever produced would stay on the Go heap, which would grow all
 	// run long and stretch every garbage collection (BENCHMARKS.md, "Steady state"). In files
 	// the log is the kernel's page cache; the heap stays at what the service holds.
-	// A broker killed with its process leaves its log; the next start removes it.
-	dir, err := tmpdir.Make("ems120-broker-")
-	if err != nil {
-		return nil, fmt.Errorf("embedded broker: %w", err)
-	}
 	c, err := kfake.NewCluster(
 		kfake.DataDir(dir),
 		kfake.NumBrokers(1),
@@ -164,7 +179,6 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 	)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("embedded broker on %s: %w", listen, err)
 	}
 	b := &Broker{c: c, dir: dir}
@@ -178,8 +192,11 @@ func StartBroker(ctx context.Context, listen string) (*Broker, error) {
 // Addrs are the broker's listen addresses.
 func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
 
-// Close stops the broker and removes its log: its data is gone. A second Close does nothing.
+// Close stops the broker. A broker of StartBroker removes its log: its data is gone; one of
+// StartBrokerIn leaves it in its directory for the next start. A second Close does nothing.
 func (b *Broker) Close() {
 	b.c.Close()
-	os.RemoveAll(b.dir)
+	if b.temp {
+		os.RemoveAll(b.dir)
+	}
 }

@@ -14,7 +14,11 @@ import (
 // every reader has fetched once, so that nothing written afterwards is read late for the
 // reader's connecting; the channel closes when ctx ends and every reader has stopped.
 func Watch(ctx context.Context, brokers []string, topic string, fromEnd bool, fn func(kafka.Message, time.Time)) (<-chan struct{}, error) {
-	readers, err := partitionReaders(ctx, brokers, topic, fromEnd)
+	start := func(int) int64 { return kafka.FirstOffset }
+	if fromEnd {
+		start = func(int) int64 { return kafka.LastOffset }
+	}
+	readers, err := partitionReaders(ctx, brokers, topic, start)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +53,10 @@ func Watch(ctx context.Context, brokers []string, topic string, fromEnd bool, fn
 	return done, nil
 }
 
-// partitionReaders makes a reader for each partition of topic, at its first offset or (with
-// fromEnd) at its end now, before anything more is produced; on an error it closes those it
-// made.
-func partitionReaders(ctx context.Context, brokers []string, topic string, fromEnd bool) ([]*kafka.Reader, error) {
+// partitionReaders makes a reader for each partition of topic at the offset start gives it:
+// kafka.FirstOffset, kafka.LastOffset (the end as it is now, before anything more is
+// produced) or an offset. On an error it closes those it made.
+func partitionReaders(ctx context.Context, brokers []string, topic string, start func(partition int) int64) ([]*kafka.Reader, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, err
@@ -70,8 +74,8 @@ func partitionReaders(ctx context.Context, brokers []string, topic string, fromE
 		return nil, err
 	}
 	for _, p := range parts {
-		offset := kafka.FirstOffset
-		if fromEnd {
+		offset := start(p.ID)
+		if offset == kafka.LastOffset {
 			pc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
 			if err != nil {
 				return fail(err)

@@ -49,7 +49,8 @@ func serveCmd(f *flags) func(context.Context) error {
 	f.kafka(&st.Brokers, "Kafka brokers, host:port,... (env EMS_KAFKA)")
 	f.db(&st.DSN, true, "PostgreSQL DSN (env DATABASE_URL)")
 	f.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API address")
-	f.StringVar(&cfg.GroupID, "group", "ems120", "Kafka consumer group")
+	f.StringVar(&cfg.GroupID, "group", "ems120", "the service's name: one active process per name holds its lease and its consumer offsets")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 1500*time.Millisecond, "how long the active process's lease lasts unrenewed; a standby takes over after it")
 	f.rules(&cfg)
 	return func(ctx context.Context) error {
 		if len(st.Brokers) == 0 || st.DSN == "" {
@@ -57,6 +58,18 @@ func serveCmd(f *flags) func(context.Context) error {
 		}
 		st.Logger, cfg.City, cfg.Logger = f.Log, f.City, f.Log
 		return stack.Run(ctx, st, cfg)
+	}
+}
+
+func brokerCmd(f *flags) func(context.Context) error {
+	f.withLog()
+	listen := f.String("listen", "127.0.0.1:9092", "address to listen on")
+	dir := f.String("dir", "", "directory of the broker's log (created if missing; kept at exit)")
+	return func(ctx context.Context) error {
+		if *dir == "" {
+			return errors.New("broker needs -dir: where its log lives")
+		}
+		return stack.RunBroker(ctx, *listen, *dir, f.Log)
 	}
 }
 
@@ -203,4 +216,31 @@ func sourceFlags(f *flags) *replay.Source {
 	f.Float64Var(&src.SourceRadiusKm, "source-radius-km", def.SourceRadiusKm, "with -relocate: reject rows farther than this from the file's median call")
 	f.IntVar(&src.Limit, "limit", 0, "use at most this many of the rows -only selects (0: all)")
 	return src
+}
+
+func checkCmd(f *flags) func(context.Context) error {
+	var dsn string
+	f.db(&dsn, true, "PostgreSQL DSN (env DATABASE_URL)")
+	asJSON := f.Bool("json", false, "print the findings as JSON")
+	return func(ctx context.Context) error {
+		if dsn == "" {
+			return errors.New("check needs -db (or DATABASE_URL)")
+		}
+		st, err := sql.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		findings, err := st.Check(ctx)
+		if err != nil {
+			return err
+		}
+		if err := printFindings(f.stdout, findings, *asJSON); err != nil {
+			return err
+		}
+		if len(findings) > 0 {
+			return errCheckFailed
+		}
+		return nil
+	}
 }

@@ -40,6 +40,9 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ems120:", err)
 		}
+		if errors.Is(err, errCheckFailed) {
+			os.Exit(1) // it ran, and found the record (or the run) wrong
+		}
 		os.Exit(2)
 	}
 }
@@ -59,6 +62,8 @@ var commands = []command{
 	{"loadtest", "end to end over Kafka and PostgreSQL: -mode calls or -mode pings", loadtestCmd},
 	{"replay", "real calls from a CSV, onto the calls topic (-into live) or into the simulator", replayCmd},
 	{"migrate", "apply the SQL migrations to -db", migrateCmd},
+	{"broker", "the embedded Kafka-protocol broker as a process of its own (-listen, -dir)", brokerCmd},
+	{"check", "verify the record's invariants in -db; exits 1 when something is wrong", checkCmd},
 }
 
 func usage() string {
