@@ -112,6 +112,7 @@ func (s *Service) serveTerm(ctx context.Context, l sql.Lease) error {
 	started := time.Now()
 	s.store.Fence(l.Name, l.Epoch)
 	defer s.store.Fence("", 0)
+	defer s.setRole(roleStandby) // until the next look at the lease says more
 	t := s.newTerm(l)
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -9,8 +9,20 @@ import (
 	"time"
 
 	"github.com/ems120/ems120/contract"
+	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql"
 )
+
+// store opens the env's database for the test.
+func (e *env) store() *sql.Store {
+	e.t.Helper()
+	st, err := sql.Open(context.Background(), e.dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(st.Close)
+	return st
+}
 
 // getJSON fetches url into v and returns the status code.
 func getJSON(t *testing.T, url string, v any) int {
@@ -33,11 +45,7 @@ func getJSON(t *testing.T, url string, v any) int {
 func TestFailedWriteAndFailedRebuildLoseNoCall(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	st, err := sql.Open(ctx, e.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := e.store()
 	assignments := e.read(contract.TopicAssignments)
 	r := e.start(0)
 	if _, err := st.Pool.Exec(ctx, `ALTER TABLE assignments RENAME TO assignments_away`); err != nil {
@@ -67,5 +75,45 @@ func TestFailedWriteAndFailedRebuildLoseNoCall(t *testing.T) {
 	e.checkRecord(calls)
 	if code := getJSON(t, "http://"+r.svc.HTTPAddr()+"/readyz", &why); code != http.StatusOK {
 		t.Errorf("/readyz after the table came back: %d %v", code, why)
+	}
+}
+
+// A second service for the same city is a standby: it says so, names the active one when
+// asked to decide, and takes over — deciding the calls that came meanwhile — once the
+// active one stops.
+func TestStandbyNamesTheActiveAndTakesOver(t *testing.T) {
+	e := newEnv(t)
+	assignments := e.read(contract.TopicAssignments)
+	active := e.start(0)
+	standby := e.startStandby(service.Config{AckTimeout: -1})
+	var h map[string]any
+	base := "http://" + standby.svc.HTTPAddr()
+	for deadline := time.Now().Add(10 * time.Second); h["role"] != "standby"; time.Sleep(50 * time.Millisecond) {
+		getJSON(t, base+"/healthz", &h)
+		if time.Now().After(deadline) {
+			t.Fatalf("the second service never said it is the standby: %v", h)
+		}
+	}
+	calls := e.calls(3, "STBY")
+	e.produce(contract.TopicCalls, encode(t, calls[:1])...)
+	assignments.waitFor(t, 1, 0)
+	resp, err := http.Post(base+"/v1/calls/"+calls[0].CallID+"/close", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || answer["active"] != "http://"+active.svc.HTTPAddr() ||
+		!strings.Contains(answer["error"], "not the active one") {
+		t.Errorf("a command to the standby: %d %v; want 503 naming http://%s", resp.StatusCode, answer, active.svc.HTTPAddr())
+	}
+	active.stop()
+	e.produce(contract.TopicCalls, encode(t, calls[1:])...)
+	msgs := assignments.waitFor(t, 3, time.Second)
+	checkExactlyOnce(t, calls, msgs)
+	getJSON(t, base+"/healthz", &h)
+	if h["role"] != "active" {
+		t.Errorf("after the active one stopped the standby is %v", h["role"])
 	}
 }

@@ -368,6 +368,9 @@ func (s *Service) tick(ctx context.Context) error {
 	}
 }
 
+// Role is what the service is doing: starting, active, standby or stopping.
+func (s *Service) Role() string { return string(s.roleState().role) }
+
 // Ready reports whether the service is the active one and deciding.
 func (s *Service) Ready() bool {
 	st := s.roleState()

@@ -8,9 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ems120/ems120/service"
 	"github.com/ems120/ems120/sql/pgtemp"
@@ -29,6 +35,7 @@ type Config struct {
 type Stack struct {
 	Brokers []string
 	DSN     string
+	pg      *pgtemp.Server // the throwaway PostgreSQL, if Start started one
 	log     *slog.Logger
 	closers []func() // what Start started, in order
 }
@@ -62,10 +69,28 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			pg.Close()
 			s.log.Info("throwaway PostgreSQL stopped and removed")
 		})
-		s.DSN = pg.DSN
+		s.DSN, s.pg = pg.DSN, pg
 		s.log.Info("throwaway PostgreSQL started", "dsn", s.DSN)
 	}
 	return s, nil
+}
+
+// StopDatabase stops the throwaway PostgreSQL, in immediate mode (a crash, to its clients) or
+// fast; StartDatabase starts it again on the same data. For fault injection (ems120 chaos).
+func (s *Stack) StopDatabase(immediate bool) error {
+	if s.pg == nil {
+		return errors.New("stack: the database was given, not started here")
+	}
+	s.pg.Stop(immediate)
+	return nil
+}
+
+// StartDatabase starts the database StopDatabase stopped and waits until it takes connections.
+func (s *Stack) StartDatabase(ctx context.Context) error {
+	if s.pg == nil {
+		return errors.New("stack: the database was given, not started here")
+	}
+	return s.pg.Restart(ctx)
 }
 
 // Close stops what Start started, the database first; what was given stays as it was.
@@ -99,6 +124,17 @@ type Running struct {
 // serves HTTP, when cfg asks for it). Its context is detached from ctx's cancellation: Stop
 // stops it.
 func (s *Stack) Serve(ctx context.Context, cfg service.Config) (*Running, error) {
+	return s.launch(ctx, cfg, (*service.Service).Ready)
+}
+
+// ServeStandby starts a service that finds another one active: it returns once the service
+// knows it is the standby.
+func (s *Stack) ServeStandby(ctx context.Context, cfg service.Config) (*Running, error) {
+	return s.launch(ctx, cfg, func(svc *service.Service) bool { return svc.Role() == "standby" })
+}
+
+// launch starts a service and waits up to a minute for until(svc).
+func (s *Stack) launch(ctx context.Context, cfg service.Config, until func(*service.Service) bool) (*Running, error) {
 	svc, err := s.NewService(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -110,7 +146,7 @@ func (s *Stack) Serve(ctx context.Context, cfg service.Config) (*Running, error)
 		close(r.done)
 	}()
 	deadline := time.After(time.Minute)
-	for !svc.Ready() {
+	for !until(svc) {
 		select {
 		case <-r.done:
 			cancel()
@@ -134,16 +170,44 @@ func (r *Running) Stop() error {
 }
 
 // Run is `ems120 serve`: a service on the given broker and database (or embedded ones, where
-// cfg leaves them out) until ctx is cancelled.
+// cfg leaves them out) until ctx is cancelled. A service that cannot start because the
+// database or the broker is unreachable (a standby started during an outage) tries again
+// with backoff instead of exiting; other errors end it.
 func Run(ctx context.Context, cfg Config, svc service.Config) error {
 	st, err := Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, err := st.NewService(ctx, svc)
-	if err != nil {
-		return err
+	backoff := time.Second
+	for {
+		s, err := st.NewService(ctx, svc)
+		if err == nil {
+			return s.Run(ctx)
+		}
+		if !unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		st.log.Error("cannot start yet; trying again", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
-	return s.Run(ctx)
+}
+
+// unreachable reports whether err says a server could not be reached or went away mid-way,
+// rather than that something is wrong with what was asked of it.
+func unreachable(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exception; 57: the server is shutting down or starting up.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57")
+	}
+	return errors.As(err, &netErr) || errors.As(err, &connErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || pgconn.SafeToRetry(err)
 }

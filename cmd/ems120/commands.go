@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ems120/ems120/chaos"
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/demo"
@@ -240,6 +241,37 @@ func checkCmd(f *flags) func(context.Context) error {
 		}
 		if len(findings) > 0 {
 			return errCheckFailed
+		}
+		return nil
+	}
+}
+
+func chaosCmd(f *flags) func(context.Context) error {
+	f.withCity().withLog()
+	var cfg chaos.Config
+	f.IntVar(&cfg.Standby, "standby", 1, "serve processes beside the active one")
+	f.Float64Var(&cfg.Rate, "rate", 100, "calls per second")
+	f.IntVar(&cfg.Kills, "kills", 10, "kill -9 of the active serve (started again as a standby)")
+	f.IntVar(&cfg.DBOutages, "db-outages", 1, "PostgreSQL stopped in immediate mode for -outage, then started")
+	f.IntVar(&cfg.Pauses, "pauses", 1, "SIGSTOP of the active serve past its lease, then SIGCONT")
+	f.DurationVar(&cfg.Outage, "outage", 3*time.Second, "how long PostgreSQL stays down")
+	f.DurationVar(&cfg.Gap, "gap", time.Second, "calm between two faults")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 1500*time.Millisecond, "the serve processes' lease")
+	f.Float64Var(&cfg.CrewSpeed, "crew-speed", 60, "the simulated crews' clock against real time")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the calls, the crews and the order of the faults")
+	f.StringVar(&cfg.Dir, "dir", "", "where the processes' logs go (default: a new temporary directory)")
+	asJSON := f.Bool("json", false, "print the summary as one JSON object")
+	return func(ctx context.Context) error {
+		cfg.City, cfg.Logger, cfg.Progress = f.City, f.Log, f.stderr
+		sum, err := chaos.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if err := printChaos(f.stdout, sum, *asJSON); err != nil {
+			return err
+		}
+		if sum.Failed() {
+			return fmt.Errorf("%w: something was lost or doubled", errCheckFailed)
 		}
 		return nil
 	}

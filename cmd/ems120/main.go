@@ -63,6 +63,7 @@ var commands = []command{
 	{"replay", "real calls from a CSV, onto the calls topic (-into live) or into the simulator", replayCmd},
 	{"migrate", "apply the SQL migrations to -db", migrateCmd},
 	{"broker", "the embedded Kafka-protocol broker as a process of its own (-listen, -dir)", brokerCmd},
+	{"chaos", "fault injection with real processes: kill -9, PostgreSQL outages, SIGSTOP; then checks", chaosCmd},
 	{"check", "verify the record's invariants in -db; exits 1 when something is wrong", checkCmd},
 }
 

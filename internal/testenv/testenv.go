@@ -16,6 +16,18 @@ import (
 	"github.com/ems120/ems120/sql/pgtemp"
 )
 
+// NeedPostgres skips the test when no PostgreSQL server binaries are installed (fails under
+// EMS_REQUIRE_PG), for tests that start their own server.
+func NeedPostgres(t testing.TB) {
+	t.Helper()
+	if _, err := pgtemp.BinDir(); err != nil {
+		if os.Getenv("EMS_REQUIRE_PG") == "" {
+			t.Skipf("skipping: %v", err)
+		}
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+}
+
 // Postgres starts a throwaway PostgreSQL for the test and returns the DSN of an empty
 // database; the server is removed when the test ends.
 func Postgres(t testing.TB) string {

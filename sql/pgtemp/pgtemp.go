@@ -36,6 +36,9 @@ type Server struct {
 	Port int
 
 	dir     string
+	bin     string   // the postgres binary
+	args    []string // its arguments
+	cred    *syscall.Credential
 	exited  chan struct{} // closed when the postgres process has exited
 	exitErr error         // its exit status, once exited is closed
 	proc    *os.Process
@@ -113,11 +116,12 @@ func Start(ctx context.Context) (*Server, error) {
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "max_wal_size=8GB",
 		"-c", "wal_init_zero=off"}
-	if err := s.spawn(filepath.Join(bin, "postgres"), args, cred, filepath.Join(dir, "postgres.log")); err != nil {
+	s.bin, s.args, s.cred = filepath.Join(bin, "postgres"), args, cred
+	if err := s.spawn(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+	admin := s.adminDSN()
 	if err := s.waitReady(ctx, admin); err != nil {
 		s.Close()
 		return nil, err
@@ -157,8 +161,8 @@ func credential(dir string) (*syscall.Credential, error) {
 // spawn starts postgres from a goroutine that holds its OS thread until the server exits, so
 // that Pdeathsig (sent when the thread that started the child dies) fires only when this
 // process dies: a killed demo does not leave a server behind.
-func (s *Server) spawn(path string, args []string, cred *syscall.Credential, logPath string) error {
-	logf, err := os.Create(logPath)
+func (s *Server) spawn() error {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("pgtemp: %w", err)
 	}
@@ -168,11 +172,11 @@ func (s *Server) spawn(path string, args []string, cred *syscall.Credential, log
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		defer logf.Close()
-		cmd := exec.Command(path, args...)
+		cmd := exec.Command(s.bin, s.args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		// Own process group: a Ctrl-C at the terminal reaches us, not the server, so the
 		// service can finish its in-flight work before the database goes away.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		if err := cmd.Start(); err != nil {
 			started <- fmt.Errorf("pgtemp: start postgres: %w", err)
 			close(s.exited)
@@ -206,6 +210,37 @@ func (s *Server) waitReady(ctx context.Context, dsn string) error {
 			return fmt.Errorf("pgtemp: postgres not ready after 30 s: %w", err)
 		}
 	}
+}
+
+func (s *Server) adminDSN() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+}
+
+// Stop stops the server and waits for it to exit: in immediate mode (SIGQUIT: no checkpoint,
+// connections cut, recovery at the next start — what a crash looks like to clients), or fast.
+// Restart starts it again on the same data and port.
+func (s *Server) Stop(immediate bool) {
+	if s.proc == nil {
+		return
+	}
+	sig := syscall.SIGINT
+	if immediate {
+		sig = syscall.SIGQUIT
+	}
+	_ = s.proc.Signal(sig)
+	<-s.exited
+	s.proc = nil
+}
+
+// Restart starts a stopped server again and waits until it accepts connections.
+func (s *Server) Restart(ctx context.Context) error {
+	if s.proc != nil {
+		return errors.New("pgtemp: restart: the server is running")
+	}
+	if err := s.spawn(); err != nil {
+		return err
+	}
+	return s.waitReady(ctx, s.adminDSN())
 }
 
 // Close stops the server (fast shutdown, then kill after 10 s) and removes its directory.
