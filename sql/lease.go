@@ -48,6 +48,10 @@ func (s *Store) Acquire(ctx context.Context, name, holder, http string, ttl time
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		l = Lease{Name: name}
 		var vacant float64
+		// Never wait long for the row: the next poll tries again.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '500ms'`); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `SELECT holder, http, epoch, expires_at < now(), extract(epoch FROM now() - renewed_at)
 			FROM leases WHERE name = $1 FOR UPDATE`, name).Scan(&l.Holder, &l.HTTP, &l.Epoch, &l.Expired, &vacant)
 		switch {

@@ -40,6 +40,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	cfg.AfterConnect = registerPostGIS
+	// A transaction left open by a process that stopped mid-way (SIGSTOP, a frozen VM) holds
+	// its locks — on the leadership lease among them, which would keep a standby from taking
+	// over. The server ends such a session after a second idle inside a transaction; the
+	// service's transactions never wait on their client that long.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "1000"
 	// Query plans. pgx prepares each statement once per connection, and after five runs
 	// PostgreSQL may settle on a generic plan, made with the tables as they were then. For the
 	// pure inserts of the write path (INSERT … SELECT FROM unnest) every plan is the same, and
