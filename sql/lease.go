@@ -48,8 +48,12 @@ func (s *Store) Acquire(ctx context.Context, name, holder, http string, ttl time
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		l = Lease{Name: name}
 		var vacant float64
-		// Never wait long for the row: the next poll tries again.
+		// Wait for the writes in flight under the old epoch (ems_fence), but never long: the
+		// next poll tries again.
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '500ms'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(1162695474, ems_lease_key($1))`, name); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `SELECT holder, http, epoch, expires_at < now(), extract(epoch FROM now() - renewed_at)
@@ -109,22 +113,29 @@ func (s *Store) CurrentLease(ctx context.Context, name string) (l Lease, ok bool
 	return l, err == nil, err
 }
 
-// fence is the lease a store writes under.
+// fence is the lease a store writes under. 1162695474 ("EMS2") is the class of the lease's
+// advisory lock in ems_fence and Acquire.
 type fence struct {
 	name  string
 	epoch int64
 }
 
 // Fence makes every write of the store check, inside its transaction, that the lease name is
-// still at epoch (ems_fence), and restarts the outbox ids in that epoch. Unfence (epoch 0)
-// turns the check off.
+// still at epoch (ems_fence), and moves the outbox ids up to that epoch's range. Epoch 0 turns
+// the check off.
 func (s *Store) Fence(name string, epoch int64) {
 	if epoch == 0 {
 		s.fence.Store(nil)
 	} else {
 		s.fence.Store(&fence{name, epoch})
 	}
-	s.outboxSeq.Store(epoch << outboxEpochShift)
+	// Outbox ids jump to the epoch's range and never go back.
+	for base := epoch << outboxEpochShift; ; {
+		cur := s.outboxSeq.Load()
+		if cur >= base || s.outboxSeq.CompareAndSwap(cur, base) {
+			return
+		}
+	}
 }
 
 // Epoch is the epoch the store writes under; 0 when unfenced.

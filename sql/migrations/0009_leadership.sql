@@ -13,15 +13,23 @@ CREATE TABLE leases (
     taken_at    timestamptz NOT NULL
 );
 
--- ems_fence runs first in every write transaction of the active service: it takes a share
--- lock on the lease row and fails the transaction unless the lease still carries this epoch.
--- A takeover updates the row, so it waits for writes in flight under the old epoch and every
--- write after it fails: an old leader that wakes up after a pause cannot write.
+-- ems_fence runs first in every write transaction of the active service: it takes the lease's
+-- advisory lock in shared mode (held to the end of the transaction) and fails the transaction
+-- unless the lease still carries this epoch. A takeover takes the same lock exclusively before
+-- it raises the epoch, so it waits for the writes in flight under the old epoch, and every
+-- write after it fails: an old leader that wakes up after a pause cannot write. An advisory
+-- lock lives in the lock manager's memory: the fence writes nothing, where a share lock on the
+-- lease row would mark the row (and make a multixact of concurrent writers) at every commit.
+CREATE FUNCTION ems_lease_key(lease text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+    SELECT hashtext('ems120 lease ' || lease)
+$$;
+
 CREATE FUNCTION ems_fence(lease text, want bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     have bigint;
 BEGIN
-    SELECT epoch INTO have FROM leases WHERE name = lease FOR SHARE;
+    PERFORM pg_advisory_xact_lock_shared(1162695474, ems_lease_key(lease));
+    SELECT epoch INTO have FROM leases WHERE name = lease;
     IF have IS DISTINCT FROM want THEN
         RAISE EXCEPTION 'fenced: lease % is at epoch %, this writer holds epoch %', lease, have, want
             USING ERRCODE = 'EMS01';
