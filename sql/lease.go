@@ -148,19 +148,24 @@ func (s *Store) Epoch() int64 {
 
 const fenceSQL = `SELECT ems_fence($1, $2)`
 
-// execFenced runs one statement, after the fence when there is one, in one transaction. The
-// arguments may begin with a pgx.QueryExecMode.
-func (s *Store) execFenced(ctx context.Context, sql string, args ...any) (tag pgconn.CommandTag, err error) {
-	f := s.fence.Load()
-	if f == nil {
-		return s.Pool.Exec(ctx, sql, args...)
-	}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, fenceSQL, f.name, f.epoch); err != nil {
-			return err
-		}
-		tag, err = tx.Exec(ctx, sql, args...)
+// execFenced runs one statement, after the fence when there is one, in one transaction sent
+// in one round trip (InTx). A leading pgx.QueryExecModeExec (plan for these arguments) becomes
+// SET LOCAL plan_cache_mode = force_custom_plan, which a pipelined transaction can carry.
+func (s *Store) execFenced(ctx context.Context, sql string, args ...any) error {
+	if s.fence.Load() == nil {
+		_, err := s.Pool.Exec(ctx, sql, args...)
 		return err
+	}
+	custom := len(args) > 0 && args[0] == pgx.QueryExecModeExec
+	if custom {
+		args = args[1:]
+	}
+	return s.InTx(ctx, func(t *Tx) error {
+		if custom {
+			t.customPlan("statement", sql, args...)
+		} else {
+			t.queue("statement", sql, args...)
+		}
+		return nil
 	})
-	return tag, err
 }

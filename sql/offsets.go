@@ -38,7 +38,7 @@ func (s *Store) SaveOffsets(ctx context.Context, grp string, next map[string]map
 	if len(topics) == 0 {
 		return nil
 	}
-	_, err := s.execFenced(ctx, `INSERT INTO consumer_offsets (grp, topic, partition, next_offset)
+	err := s.execFenced(ctx, `INSERT INTO consumer_offsets (grp, topic, partition, next_offset)
 		SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
 		ON CONFLICT (grp, topic, partition) DO UPDATE
 		SET next_offset = greatest(consumer_offsets.next_offset, excluded.next_offset), updated_at = now()`,

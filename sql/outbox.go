@@ -113,7 +113,7 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.execFenced(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids); err != nil {
+	if err := s.execFenced(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids); err != nil {
 		return fmt.Errorf("delete outbox: %w", err)
 	}
 	return nil

@@ -598,7 +598,7 @@ func (s *Store) UpdatePositions(ctx context.Context, units []UnitRow) error {
 	for i, u := range units {
 		ids[i], geoms[i], pings[i] = u.ID, PointEWKB(u.Pos), timeOrNil(u.PingAt)
 	}
-	_, err := s.execFenced(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
+	err := s.execFenced(ctx, `UPDATE units SET geom = ST_GeomFromEWKB(u.g), ping_at = u.p, updated_at = now()
 		FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, g, p)
 		WHERE units.id = u.id AND (units.ping_at IS NULL OR units.ping_at <= u.p)`, pgx.QueryExecModeExec, ids, geoms, pings)
 	if err != nil {

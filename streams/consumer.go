@@ -60,12 +60,19 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Offsets != nil {
-		return &Consumer{cfg: cfg}
+	c := &Consumer{cfg: cfg}
+	if cfg.Offsets == nil {
+		c.r = kafka.NewReader(c.readerConfig())
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
+	return c
+}
+
+// readerConfig is the kafka-go reader's configuration: the group's in group mode, each
+// partition's (GroupID and the commit settings unused) with Offsets.
+func (c *Consumer) readerConfig() kafka.ReaderConfig {
+	cfg := c.cfg
+	rc := kafka.ReaderConfig{
 		Brokers: cfg.Brokers,
-		GroupID: cfg.GroupID,
 		Topic:   cfg.Topic,
 		// Latency: answer a fetch as soon as one byte is there (kafka-go's default MaxWait, 10 s,
 		// would hold Close for 10 s), for at most FetchMaxBytes.
@@ -74,23 +81,27 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		MaxWait:          FetchMaxWait,
 		ReadBatchTimeout: time.Second,
 		QueueCapacity:    cfg.MaxBatch,
-		// Commits go to the broker every 50 ms and when the reader closes. A batch is handed to
-		// CommitMessages only once its effect is durable, so committing later than that only
-		// widens what a crash replays, and the handler is idempotent; committing in the
-		// background keeps a broker round trip out of every batch.
-		CommitInterval:    50 * time.Millisecond,
-		StartOffset:       kafka.FirstOffset,
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		JoinGroupBackoff:  time.Second,
-		ReadBackoffMin:    10 * time.Millisecond,
-		ReadBackoffMax:    200 * time.Millisecond,
+		StartOffset:      kafka.FirstOffset,
+		ReadBackoffMin:   10 * time.Millisecond,
+		ReadBackoffMax:   200 * time.Millisecond,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			cfg.Logger.Debug("kafka reader", "topic", cfg.Topic, "detail", fmt.Sprintf(msg, args...))
 		}),
-	})
-	return &Consumer{cfg: cfg, r: r}
+	}
+	if cfg.Offsets != nil {
+		return rc
+	}
+	rc.GroupID = cfg.GroupID
+	// Commits go to the broker every 50 ms and when the reader closes. A batch is handed to
+	// CommitMessages only once its effect is durable, so committing later than that only
+	// widens what a crash replays, and the handler is idempotent; committing in the
+	// background keeps a broker round trip out of every batch.
+	rc.CommitInterval = 50 * time.Millisecond
+	rc.HeartbeatInterval = time.Second
+	rc.SessionTimeout = 10 * time.Second
+	rc.RebalanceTimeout = 10 * time.Second
+	rc.JoinGroupBackoff = time.Second
+	return rc
 }
 
 // Lag is the number of messages on the topic not yet handled, as of the last batch.
@@ -116,7 +127,7 @@ func (c *Consumer) fetch(ctx context.Context) (<-chan kafka.Message, <-chan erro
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("offsets of %s: %w", c.cfg.Topic, err)
 		}
-		readers, err = partitionReaders(ctx, c.cfg.Brokers, c.cfg.Topic, func(p int) int64 {
+		readers, err = partitionReaders(ctx, c.readerConfig(), func(p int) int64 {
 			if o, ok := next[p]; ok {
 				return o
 			}

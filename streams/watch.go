@@ -18,7 +18,8 @@ func Watch(ctx context.Context, brokers []string, topic string, fromEnd bool, fn
 	if fromEnd {
 		start = func(int) int64 { return kafka.LastOffset }
 	}
-	readers, err := partitionReaders(ctx, brokers, topic, start)
+	readers, err := partitionReaders(ctx, kafka.ReaderConfig{Brokers: brokers, Topic: topic, MinBytes: 1,
+		MaxBytes: FetchMaxBytes, MaxWait: FetchMaxWait}, start)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +54,11 @@ func Watch(ctx context.Context, brokers []string, topic string, fromEnd bool, fn
 	return done, nil
 }
 
-// partitionReaders makes a reader for each partition of topic at the offset start gives it:
-// kafka.FirstOffset, kafka.LastOffset (the end as it is now, before anything more is
-// produced) or an offset. On an error it closes those it made.
-func partitionReaders(ctx context.Context, brokers []string, topic string, start func(partition int) int64) ([]*kafka.Reader, error) {
+// partitionReaders makes a reader configured as cfg for each partition of cfg.Topic at the
+// offset start gives it: kafka.FirstOffset, kafka.LastOffset (the end as it is now, before
+// anything more is produced) or an offset. On an error it closes those it made.
+func partitionReaders(ctx context.Context, cfg kafka.ReaderConfig, start func(partition int) int64) ([]*kafka.Reader, error) {
+	brokers, topic := cfg.Brokers, cfg.Topic
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, err
@@ -86,8 +88,9 @@ func partitionReaders(ctx context.Context, brokers []string, topic string, start
 				return fail(err)
 			}
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1,
-			MaxBytes: FetchMaxBytes, MaxWait: FetchMaxWait})
+		pcfg := cfg
+		pcfg.Partition = p.ID
+		r := kafka.NewReader(pcfg)
 		if err := r.SetOffset(offset); err != nil {
 			r.Close()
 			return fail(err)
