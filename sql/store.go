@@ -45,6 +45,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// over. The server ends such a session after a second idle inside a transaction; the
 	// service's transactions never wait on their client that long.
 	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "1000"
+	// A commit is acted on as soon as it returns — its messages published, its offsets saved —
+	// so it must survive a crash of the server: with synchronous_commit off (the throwaway
+	// server's default, for speed) an immediate stop loses the last commits after their
+	// assignments went out, and the calls are decided again, differently (ems120 chaos found
+	// one). The service's sessions always wait for their commit's WAL.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	// Query plans. pgx prepares each statement once per connection, and after five runs
 	// PostgreSQL may settle on a generic plan, made with the tables as they were then. For the
 	// pure inserts of the write path (INSERT … SELECT FROM unnest) every plan is the same, and

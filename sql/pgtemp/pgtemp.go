@@ -106,7 +106,11 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// A throwaway database trades durability for speed: it is removed on exit anyway. And
+	// A throwaway database trades durability against a crash of the machine for speed: it is
+	// removed on exit anyway (without fsync, what the kernel holds survives a crash of the
+	// server, not of the machine). ems120's own sessions turn synchronous_commit back on
+	// (sql.Open): a commit they act on must survive the server's crash, which ems120 chaos
+	// causes. And
 	// checkpoints come by time (checkpoint_timeout, 5 minutes), not by WAL volume, as
 	// PostgreSQL's guide to WAL configuration advises: a load test writes WAL fast enough for
 	// the default max_wal_size (1 GB) to start a checkpoint within a minute. A committing
