@@ -134,10 +134,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := h.startServes(ctx); err != nil {
 		return Summary{}, err
 	}
-	load, err := h.startLoad(ctx)
-	if err != nil {
-		return Summary{}, err
-	}
+	load := h.startLoad(ctx)
 	sum := Summary{}
 	faultErr := h.faults(ctx, &sum)
 	written := load.stop()

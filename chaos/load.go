@@ -26,7 +26,7 @@ type load struct {
 
 // startLoad writes calls to ems.calls at Rate per second, in a batch every 20 ms, and plays
 // the crews (CrewSpeed times real time, so that units come free again during the run).
-func (h *harness) startLoad(ctx context.Context) (*load, error) {
+func (h *harness) startLoad(ctx context.Context) *load {
 	lctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(lctx)
 	l := &load{cancel: cancel, g: g}
@@ -34,7 +34,7 @@ func (h *harness) startLoad(ctx context.Context) (*load, error) {
 		Seed: h.cfg.Seed, Logger: h.cfg.Logger, Speed: h.cfg.CrewSpeed}
 	g.Go(func() error { return crews.Run(gctx) })
 	g.Go(func() error { return l.generate(gctx, h) })
-	return l, nil
+	return l
 }
 
 func (l *load) generate(ctx context.Context, h *harness) error {

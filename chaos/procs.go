@@ -27,9 +27,9 @@ type proc struct {
 	exited chan struct{}
 }
 
-func (h *harness) spawn(name string, args ...string) (*proc, error) {
+func spawn(cfg Config, name string, args ...string) (*proc, error) {
 	p := &proc{name: name, args: args}
-	return p, p.start(h.cfg.Exe, h.cfg.Dir)
+	return p, p.start(cfg.Exe, cfg.Dir)
 }
 
 func (p *proc) start(exe, dir string) error {
@@ -88,8 +88,7 @@ func startBroker(ctx context.Context, cfg Config) (*brokerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &harness{cfg: cfg}
-	p, err := h.spawn("broker", "broker", "-listen", addr, "-dir", filepath.Join(cfg.Dir, "broker-log"), "-log-level", "warn")
+	p, err := spawn(cfg, "broker", "broker", "-listen", addr, "-dir", filepath.Join(cfg.Dir, "broker-log"), "-log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +109,6 @@ type harness struct {
 	st      *stack.Stack
 	brokers []string
 	rng     *rand.Rand
-	mu      sync.Mutex
 	serves  []*serve
 }
 
@@ -133,7 +131,7 @@ func (h *harness) startServes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p, err := h.spawn("serve-"+strconv.Itoa(i), h.serveArgs(addr)...)
+		p, err := spawn(h.cfg, "serve-"+strconv.Itoa(i), h.serveArgs(addr)...)
 		if err != nil {
 			return err
 		}

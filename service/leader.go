@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -49,7 +50,8 @@ type term struct {
 	units   *streams.Consumer
 	cap     *streams.Consumer
 	lost    chan struct{} // closed when the lease is lost
-	lostErr error
+	once    sync.Once
+	lostErr error // why; written once, before lost is closed
 }
 
 // defaultHolder names this process in the lease: host, process id and a random tag (a
@@ -114,6 +116,7 @@ func (s *Service) serveTerm(ctx context.Context, l sql.Lease) error {
 	defer s.store.Fence("", 0)
 	defer s.setRole(roleStandby) // until the next look at the lease says more
 	t := s.newTerm(l)
+	defer t.outbox.close()
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -147,13 +150,14 @@ func (s *Service) serveTerm(ctx context.Context, l sql.Lease) error {
 		s.log.Warn("took over as the active service", "epoch", l.Epoch, "without_leader_s", took.Seconds())
 	}
 	err := s.runTerm(tctx, t)
-	if t.lostErr == nil {
+	lost := t.lostReason()
+	if lost == nil {
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer rcancel()
 		_ = s.store.Release(rctx, l.Name, l.Epoch)
 	}
-	if t.lostErr != nil {
-		return t.lostErr
+	if lost != nil {
+		return lost
 	}
 	return err
 }
@@ -171,13 +175,22 @@ func (s *Service) newTerm(l sql.Lease) *term {
 	return t
 }
 
-// lose ends the term because the lease is gone; the first reason stays.
+// lose ends the term because the lease is gone; the first reason stays. Any goroutine of the
+// term may call it.
 func (t *term) lose(err error) {
-	select {
-	case <-t.lost:
-	default:
+	t.once.Do(func() {
 		t.lostErr = err
 		close(t.lost)
+	})
+}
+
+// lostReason is why the lease was lost, or nil while it is held.
+func (t *term) lostReason() error {
+	select {
+	case <-t.lost:
+		return t.lostErr
+	default:
+		return nil
 	}
 }
 
@@ -242,7 +255,7 @@ func (s *Service) runTerm(ctx context.Context, t *term) error {
 	s.setRole(roleActive)
 	s.log.Info("ems120 active", "epoch", t.lease.Epoch, "units", s.Stats().Units, "live_calls", s.Stats().Live)
 	err = g.Wait()
-	if t.lostErr == nil {
+	if t.lostReason() == nil {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		if ferr := t.offsets.flush(fctx); ferr != nil {

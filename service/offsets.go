@@ -69,17 +69,29 @@ func (b *offsetBook) flush(ctx context.Context) error {
 
 // run flushes every 200 ms until ctx ends; a flush refused by the fence loses the term.
 func (b *offsetBook) run(ctx context.Context, lose func(error)) error {
-	t := time.NewTicker(200 * time.Millisecond)
+	every(ctx, 200*time.Millisecond, func() bool {
+		err := b.flush(ctx)
+		if sql.IsFenced(err) {
+			lose(err)
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+// every calls fn every d until ctx ends or fn returns false.
+func every(ctx context.Context, d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
-		if err := b.flush(ctx); sql.IsFenced(err) {
-			lose(err)
-			return nil
+		if !fn() {
+			return
 		}
 	}
 }

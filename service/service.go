@@ -351,21 +351,16 @@ func (s *Service) serveHTTP(ctx, stop context.Context, g *errgroup.Group, ln net
 // tick escalates unacknowledged dispatches every TickEvery. A failed transaction is retried
 // at the next tick (the engine was rebuilt from the record, so the deadlines are intact).
 func (s *Service) tick(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.TickEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	every(ctx, s.cfg.TickEvery, func() bool {
 		err := s.decide(context.WithoutCancel(ctx), nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
 			return s.engine.Tick(now), nil
 		})
 		if err != nil {
 			s.log.Error("acknowledgement check", "err", err)
 		}
-	}
+		return true
+	})
+	return nil
 }
 
 // Role is what the service is doing: starting, active, standby or stopping.

@@ -148,14 +148,11 @@ func (s *Store) Epoch() int64 {
 
 const fenceSQL = `SELECT ems_fence($1, $2)`
 
-// execFenced runs one statement, after the fence when there is one, in one transaction sent
-// in one round trip (InTx). A leading pgx.QueryExecModeExec (plan for these arguments) becomes
-// SET LOCAL plan_cache_mode = force_custom_plan, which a pipelined transaction can carry.
+// execFenced runs one statement in a transaction of its own — after the fence, when the store
+// has one — sent in one round trip (InTx). A leading pgx.QueryExecModeExec (plan for these
+// arguments) becomes SET LOCAL plan_cache_mode = force_custom_plan, which a pipelined
+// transaction can carry.
 func (s *Store) execFenced(ctx context.Context, sql string, args ...any) error {
-	if s.fence.Load() == nil {
-		_, err := s.Pool.Exec(ctx, sql, args...)
-		return err
-	}
 	custom := len(args) > 0 && args[0] == pgx.QueryExecModeExec
 	if custom {
 		args = args[1:]

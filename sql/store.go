@@ -261,6 +261,7 @@ type Source struct {
 // position pings, say).
 type Tx struct {
 	pool   *pgxpool.Pool
+	fence  *fence // checked first, with BEGIN, when set
 	conn   *pgxpool.Conn
 	begun  bool
 	writes []queued
@@ -297,6 +298,9 @@ func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchR
 	b := &pgx.Batch{}
 	if !t.begun {
 		b.Queue("BEGIN")
+		if t.fence != nil {
+			b.Queue(fenceSQL, t.fence.name, t.fence.epoch)
+		}
 		t.begun = true
 	}
 	for _, w := range t.writes {
@@ -311,6 +315,8 @@ func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchR
 			what := "begin"
 			if j := i - (b.Len() - 1 - len(t.writes)); j >= 0 && j < len(t.writes) {
 				what = t.writes[j].what
+			} else if i > 0 && j < 0 {
+				what = "fence" // after BEGIN, before the writes
 			}
 			return nil, 0, fmt.Errorf("%s: %w", what, err)
 		}
@@ -319,19 +325,11 @@ func (t *Tx) send(ctx context.Context, last string, lastArgs ...any) (pgx.BatchR
 	return br, before, nil
 }
 
-// onlyFence reports whether nothing but the fence is queued: a transaction with nothing to do.
-func (t *Tx) onlyFence() bool {
-	return len(t.writes) == 0 || len(t.writes) == 1 && t.writes[0].sql == fenceSQL
-}
-
 // InTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
 // When the store is fenced (Fence), the transaction checks the lease first and fails, changing
 // nothing, if another process has taken it.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
-	t := &Tx{pool: s.Pool}
-	if f := s.fence.Load(); f != nil {
-		t.queue("fence", fenceSQL, f.name, f.epoch)
-	}
+	t := &Tx{pool: s.Pool, fence: s.fence.Load()}
 	defer func() {
 		if t.conn != nil {
 			t.conn.Release() // a connection left inside a transaction is destroyed, not reused
@@ -343,7 +341,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 		}
 		return err
 	}
-	if !t.begun && t.onlyFence() {
+	if !t.begun && len(t.writes) == 0 {
 		return nil
 	}
 	br, _, err := t.send(ctx, "COMMIT")
