@@ -4,15 +4,19 @@ BIN     := bin/ems120
 ARGS    ?=
 export CGO_ENABLED := 1
 
-.PHONY: all build run test bench lint setup fuzz clean
+.PHONY: all build web run test bench lint setup fuzz clean screenshots
 
 all: build
 
-## build: compile bin/ems120
-build:
+## build: bundle the console (npm + esbuild) and compile bin/ems120 with it embedded
+build: web
 	$(GO) build -o $(BIN) ./cmd/ems120
 
-## setup: install PostgreSQL, PostGIS and kcat if missing (apt-get, as root)
+## web: bundle the console into web/dist (npm ci from the committed lockfile, then esbuild)
+web:
+	@web/build.sh
+
+## setup: install PostgreSQL, PostGIS, kcat, Node.js/npm and Chromium if missing (apt-get, as root)
 setup:
 	@scripts/setup.sh
 
@@ -21,8 +25,8 @@ run: setup build
 	$(BIN) demo $(ARGS)
 
 ## test: lint, then every test against the real broker protocol and a real PostgreSQL
-test: setup lint
-	EMS_REQUIRE_PG=1 $(GO) test -race -count=1 -timeout 15m ./...
+test: setup web lint
+	EMS_REQUIRE_PG=1 EMS_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 15m ./...
 
 ## bench: the benchmarks (BENCHMARKS.md says which and what they showed)
 bench: setup
@@ -41,5 +45,9 @@ fuzz:
 		$(GO) test ./contract -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 	$(GO) test ./replay -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 
+## screenshots: run the browser tests and keep their screenshots in docs/screenshots (README shows them)
+screenshots: setup web
+	EMS_SCREENSHOTS=$(CURDIR)/docs/screenshots EMS_REQUIRE_PG=1 EMS_REQUIRE_BROWSER=1 $(GO) test -count=1 -run 'TestConsole' ./service
+
 clean:
-	rm -rf bin
+	rm -rf bin web/dist/assets web/dist/index.html

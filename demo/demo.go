@@ -47,7 +47,7 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) (results.Summary, error) {
 	cfg.defaults()
 	if cfg.Status != nil {
-		fmt.Fprintf(cfg.Status, "ems120 demo: %s, %d stations, %d hospitals, %d units; %.1f calls/min; API http://%s (Ctrl-C to stop)\n",
+		fmt.Fprintf(cfg.Status, "ems120 demo: %s, %d stations, %d hospitals, %d units; %.1f calls/min; console and API http://%s/ (Ctrl-C to stop)\n",
 			cfg.City.Name, len(cfg.City.Stations), len(cfg.City.Hospitals), len(cfg.City.Fleet), cfg.RatePerMin, cfg.HTTPAddr)
 	}
 	st, err := stack.Start(ctx, stack.Config{KafkaListen: cfg.KafkaListen, DSN: cfg.DSN, Logger: cfg.Logger})

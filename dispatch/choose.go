@@ -20,8 +20,10 @@ type candidate struct {
 
 // better orders candidates: smaller ETA, then shorter distance, then smaller unit id, so
 // every decision is deterministic.
-func better(a, b candidate) bool {
-	return cmp.Or(cmp.Compare(a.eta, b.eta), cmp.Compare(a.distM, b.distM), cmp.Compare(a.u.ID, b.u.ID)) < 0
+func better(a, b candidate) bool { return compareCandidates(a, b) < 0 }
+
+func compareCandidates(a, b candidate) int {
+	return cmp.Or(cmp.Compare(a.eta, b.eta), cmp.Compare(a.distM, b.distM), cmp.Compare(a.u.ID, b.u.ID))
 }
 
 // preferredKind is the unit kind a call should get where one can arrive in time: a

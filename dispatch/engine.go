@@ -98,6 +98,9 @@ type Destinations interface {
 	Destination(c contract.Call, at time.Time) (hospitalID, reason string)
 	Handover(callID string, at time.Time)
 	Release(callID string)
+	// Redirect moves a call's reserved bed to another hospital (a dispatcher's decision); it
+	// refuses a hospital that is unknown or cannot take the call's patient.
+	Redirect(c contract.Call, hospitalID string, at time.Time) error
 }
 
 // Unit is the engine's view of one ambulance.

@@ -610,3 +610,28 @@ func (r *Registry) Destination(c contract.Call, at time.Time) (string, string) {
 	ch := r.Choose(c, at)
 	return ch.HospitalID, ch.Reason
 }
+
+// Redirect implements dispatch.Destinations: the dispatcher sends a call's patient to
+// hospitalID instead. The hospital must be one that takes the patient (its kind and a ward
+// of the bed the patient needs); a full one is allowed — the dispatcher may know better —
+// and its occupancy shows it.
+func (r *Registry) Redirect(c contract.Call, hospitalID string, _ time.Time) error {
+	h, ok := r.byID[hospitalID]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownHospital, hospitalID)
+	}
+	need := NeedOf(c)
+	if !slices.Contains(r.suitable(need), h) {
+		return &contract.Error{Field: "hospital_id",
+			Reason: fmt.Sprintf("%s (%s) does not take this patient: it needs a %s bed at a %v", h.ID, h.Kind, need.Bed, need.Kinds)}
+	}
+	if b, ok := r.booked[c.CallID]; ok {
+		if b.done {
+			return &contract.Error{Field: "hospital_id", Reason: "the patient was already handed over at " + b.hospital.ID}
+		}
+		b.hospital.Reserved[b.bed]--
+	}
+	h.Reserved[need.Bed]++
+	r.booked[c.CallID] = booking{hospital: h, bed: need.Bed}
+	return nil
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ems120's demo and tests need on a fresh Debian machine:
-# PostgreSQL server binaries, PostGIS and kcat (the third-party Kafka client used in interop tests).
+# PostgreSQL server binaries, PostGIS, kcat (the third-party Kafka client used in interop tests),
+# Node.js and npm (to bundle the console) and Chromium (the console's browser tests).
 # As root it uses apt-get; otherwise it prints one line saying what to install and fails.
 set -euo pipefail
 
@@ -16,6 +17,12 @@ if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   need+=("postgresql-${major}-postgis-3")
 fi
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
+# The console is bundled with npm and esbuild, and tested in a real headless Chromium.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Hospital and district names are Chinese: a CJK font, or the screenshots show boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -30,7 +30,7 @@ func (s *Service) changes(evs []dispatch.Event, born map[string]time.Time, posit
 func recordRows(evs []dispatch.Event) sql.Changes {
 	assigned := 0
 	for _, e := range evs {
-		if e.Type == dispatch.EventAssigned {
+		if e.Assignment != nil {
 			assigned++
 		}
 	}
@@ -51,7 +51,7 @@ func recordRows(evs []dispatch.Event) sql.Changes {
 			final[e.CallID] = len(ch.Calls)
 			ch.Calls = append(ch.Calls, st)
 		}
-		if e.Type == dispatch.EventAssigned {
+		if e.Assignment != nil { // assigned, or destination_changed: the assignment as it stands now
 			ch.Assignments = append(ch.Assignments, sql.AssignmentRow{Assignment: *e.Assignment, Seq: e.Seq})
 		}
 	}

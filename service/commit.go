@@ -35,6 +35,7 @@ type record struct {
 	out      *outRow
 	dead     []refused // messages refused; published once each, after the commit
 	evs      []dispatch.Event
+	live     *liveRecord // what the console is sent once it is recorded
 	done     chan error
 }
 
@@ -147,12 +148,19 @@ func (c *committer) write(runCtx context.Context, batch []*record) {
 		c.failed(ctx, batch, err)
 		return
 	}
+	committed := time.Now()
 	for _, r := range batch {
 		s.count(r.evs)
 		c.t.outbox.enqueue(runCtx, c.t.lost, r.out)
 		r.done <- nil
 	}
 	c.t.outbox.enqueue(runCtx, c.t.lost, letters)
+	for _, r := range batch {
+		s.publishLive(r.live, committed)
+		if len(r.capacity) > 0 || len(r.evs) > 0 {
+			s.hospDirty.Store(true)
+		}
+	}
 }
 
 // recordRefusals records the batch's refused messages and returns the outbox row of the dead
@@ -298,6 +306,9 @@ func (s *Service) decideAsync(ctx context.Context, born map[string]time.Time, po
 	ch, out, err := s.changes(evs, born, positions)
 	ch.New, ch.Sources = r.changes.New, r.changes.Sources
 	r.changes, r.out = ch, out
+	if err == nil {
+		r.live = s.liveOf(evs, ch.Units)
+	}
 	if err != nil {
 		// The engine holds a decision it cannot record.
 		s.rebuildLocked(context.WithoutCancel(ctx))

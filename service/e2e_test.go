@@ -29,14 +29,14 @@ import (
 
 // env is one broker and one database (stack), shared by the services a test starts.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	dsn     string
 	city    *city.City
 	stack   *stack.Stack
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -134,7 +134,7 @@ func (e *env) produceKeyed(topic, key string, values ...[]byte) {
 	}
 }
 
-func encode(t *testing.T, calls []contract.Call) [][]byte {
+func encode(t testing.TB, calls []contract.Call) [][]byte {
 	out := make([][]byte, len(calls))
 	for i, c := range calls {
 		b, err := json.Marshal(c)

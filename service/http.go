@@ -18,6 +18,7 @@ import (
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
+	"github.com/ems120/ems120/web"
 )
 
 // Handler is the HTTP API. Every error is JSON: {"error": "...", "field": "..."}.
@@ -43,12 +44,31 @@ func (s *Service) Handler() http.Handler {
 		}
 		return s.engine.Assign(r.PathValue("id"), b.UnitID, now)
 	}))
+	mux.HandleFunc("POST /v1/calls/{id}/accept", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		return s.engine.Accept(r.PathValue("id"), b.UnitID, now)
+	}))
+	mux.HandleFunc("POST /v1/calls/{id}/destination", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
+		if b.HospitalID == "" {
+			return nil, &contract.Error{Field: "hospital_id", Reason: "missing: which hospital?"}
+		}
+		return s.engine.Redirect(r.PathValue("id"), b.HospitalID, now)
+	}))
+	mux.HandleFunc("GET /v1/calls", s.getCalls)
+	mux.HandleFunc("GET /v1/calls/{id}/candidates", s.getCandidates)
+	mux.HandleFunc("GET /v1/stream", s.getStream)
+	mux.HandleFunc("GET /v1/city", s.getCity)
+	mux.HandleFunc("GET /v1/kpis", s.getKPIs)
+	mux.HandleFunc("GET /v1/export/calls.csv", s.exportCallsCSV)
+	mux.HandleFunc("GET /v1/export/calls.geojson", s.exportCallsGeoJSON)
 	mux.HandleFunc("GET /v1/units", s.getUnits)
 	mux.HandleFunc("GET /v1/hospitals", s.getHospitals)
 	mux.HandleFunc("GET /v1/coverage", s.getCoverage)
 	mux.HandleFunc("GET /v1/coverage/moves", s.getMoves)
 	mux.HandleFunc("POST /v1/hospitals/{id}/capacity", s.postCapacity)
 	mux.HandleFunc("GET /v1/queue", s.getQueue)
+	console := web.Handler()
+	mux.Handle("GET /{$}", console)
+	mux.Handle("GET /assets/", console)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -191,6 +211,8 @@ func (s *Service) postCall(w http.ResponseWriter, r *http.Request) {
 		field := ""
 		if errors.As(err, &ve) {
 			field = ve.Field
+		} else if errors.Is(err, ErrOutsideArea) {
+			field = "lat"
 		}
 		writeError(w, http.StatusBadRequest, field, err.Error())
 		return
@@ -212,8 +234,9 @@ func (s *Service) postCall(w http.ResponseWriter, r *http.Request) {
 
 // commandBody is the JSON body of an operator command; every field is optional.
 type commandBody struct {
-	UnitID string `json:"unit_id"`
-	Reason string `json:"reason"`
+	UnitID     string `json:"unit_id"`
+	Reason     string `json:"reason"`
+	HospitalID string `json:"hospital_id"` // for a change of destination
 }
 
 // command serves an operator's command on a call: it runs under the engine lock, is recorded
@@ -288,6 +311,7 @@ type unitView struct {
 	Lat       float64    `json:"lat"`
 	Lng       float64    `json:"lng"`
 	PingAt    *time.Time `json:"ping_at,omitempty"`
+	StatusAt  *time.Time `json:"status_at,omitempty"`  // since when it has this status
 	FlaggedAt *time.Time `json:"flagged_at,omitempty"` // silent after a dispatch: not dispatched until it reports
 }
 
@@ -297,18 +321,27 @@ func (s *Service) getUnits(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	out := make([]unitView, len(units))
 	for i, u := range units {
-		out[i] = unitView{ID: u.ID, Kind: string(u.Kind), StationID: u.StationID, Status: string(u.Status), CallID: u.CallID,
-			Lat: u.Pos.Lat, Lng: u.Pos.Lng}
-		if !u.PingAt.IsZero() && u.PingAt.Unix() != 0 {
-			t := u.PingAt
-			out[i].PingAt = &t
-		}
-		if !u.FlaggedAt.IsZero() {
-			t := u.FlaggedAt
-			out[i].FlaggedAt = &t
-		}
+		out[i] = unitViewOf(u)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"units": out, "count": len(out)})
+}
+
+func unitViewOf(u dispatch.Unit) unitView {
+	v := unitView{ID: u.ID, Kind: string(u.Kind), StationID: u.StationID, Status: string(u.Status), CallID: u.CallID,
+		Lat: u.Pos.Lat, Lng: u.Pos.Lng}
+	if !u.PingAt.IsZero() && u.PingAt.Unix() != 0 {
+		t := u.PingAt
+		v.PingAt = &t
+	}
+	if !u.StatusAt.IsZero() && u.StatusAt.Unix() != 0 {
+		t := u.StatusAt
+		v.StatusAt = &t
+	}
+	if !u.FlaggedAt.IsZero() {
+		t := u.FlaggedAt
+		v.FlaggedAt = &t
+	}
+	return v
 }
 
 type queuedView struct {
@@ -351,11 +384,23 @@ type hospitalView struct {
 	Beds       map[string]bedsView `json:"beds"`
 }
 
+// hospitalsView is the JSON of GET /v1/hospitals and the feed's "hospitals" event.
+type hospitalsView struct {
+	Hospitals   []hospitalView `json:"hospitals"`
+	Count       int            `json:"count"`
+	Overdue     []string       `json:"overdue"`
+	StaleAfterS int            `json:"stale_after_s"`
+}
+
 func (s *Service) getHospitals(w http.ResponseWriter, r *http.Request) {
-	now := s.cfg.Now()
+	writeJSON(w, http.StatusOK, s.hospitalsView(s.cfg.Now()))
+}
+
+func (s *Service) hospitalsView(now time.Time) hospitalsView {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	reg := s.hospitals
-	var out []hospitalView
+	out := make([]hospitalView, 0, len(reg.All()))
 	for _, h := range reg.All() {
 		v := hospitalView{ID: h.ID, Name: h.Name, Kind: string(h.Kind), District: h.District, Lat: h.Lat, Lng: h.Lng,
 			Accepting: h.Accepting, Stale: reg.Stale(h, now), Beds: map[string]bedsView{}}
@@ -371,13 +416,10 @@ func (s *Service) getHospitals(w http.ResponseWriter, r *http.Request) {
 		out = append(out, v)
 	}
 	overdue := reg.Overdue(now)
-	staleAfter := reg.Config().StaleAfter
-	s.mu.Unlock()
 	if overdue == nil {
 		overdue = []string{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"hospitals": out, "count": len(out), "overdue": overdue,
-		"stale_after_s": int(staleAfter.Seconds())})
+	return hospitalsView{Hospitals: out, Count: len(out), Overdue: overdue, StaleAfterS: int(reg.Config().StaleAfter.Seconds())}
 }
 
 // postCapacity takes a report over HTTP. It is validated against the registry now (4xx with

@@ -247,7 +247,12 @@ func (s *Service) flushPositions(ctx context.Context) error {
 	moved := s.engine.DrainDirty(true)
 	s.mu.Unlock()
 	s.cov.noteUnits(moved)
-	return s.store.UpdatePositions(ctx, unitRows(moved))
+	if err := s.store.UpdatePositions(ctx, unitRows(moved)); err != nil {
+		return err
+	}
+	s.publishPositions(moved)
+	s.publishLiveState()
+	return nil
 }
 
 // runPositions flushes positions every second until ctx ends, then once more.

@@ -34,6 +34,7 @@ import (
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
 	"github.com/ems120/ems120/streams"
+	"github.com/ems120/ems120/web"
 )
 
 // Config configures a Service.
@@ -91,6 +92,11 @@ type Service struct {
 	cov       *covState       // its own lock; fed from the decisions, never blocks them
 	area      *dispatch.Reach // the city's stations and the widest search radius: the service area
 	stats     atomic.Pointer[dispatch.Stats]
+
+	// assignments is the standing assignment of each live call, for the console; guarded by mu.
+	assignments map[string]*contract.Assignment
+	live        *liveHub    // the console's feed (GET /v1/stream)
+	hospDirty   atomic.Bool // the hospitals changed since the feed last sent them
 
 	backlog  atomic.Int64 // messages recorded, not yet published (this term)
 	roleMu   sync.Mutex
@@ -189,6 +195,7 @@ func newService(cfg Config, store *sql.Store) *Service {
 		metrics:    newMetrics(),
 		intake:     streams.NewWriter(cfg.Brokers, contract.TopicCalls),
 		capacityIn: streams.NewWriter(cfg.Brokers, contract.TopicCapacity),
+		live:       newLiveHub(),
 	}
 	s.rs.role = roleStarting
 	s.cfg.Hospitals.Travel = s.travel
@@ -287,7 +294,16 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 		}
 	}
 	e.Settle()
+	booked, err := s.store.LiveAssignments(ctx)
+	if err != nil {
+		return err
+	}
+	s.assignments = make(map[string]*contract.Assignment, len(booked))
+	for id, a := range booked {
+		s.assignments[id] = &a.Assignment
+	}
 	s.engine, s.hospitals = e, reg
+	s.live.restart() // what the console was shown may not have been recorded
 	if s.stale != nil {
 		s.stale = nil
 		s.setStale("")
@@ -320,6 +336,9 @@ func (s *Service) Run(ctx context.Context) error {
 		s.serveHTTP(ctx, leadCtx, g, ln)
 	}
 	s.log.Info("ems120 running", "brokers", strings.Join(s.cfg.Brokers, ","), "http", s.HTTPAddr(), "holder", s.cfg.Holder)
+	if s.cfg.HTTPAddr != "" && !web.Built() {
+		s.log.Warn("the operator console is not in this binary (built without `make web`): / answers 503; the API works")
+	}
 	g.Go(func() error {
 		defer stopLead()
 		err := s.lead(leadCtx)

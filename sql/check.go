@@ -35,9 +35,9 @@ var invariants = []struct{ name, query string }{
 		FROM (SELECT DISTINCT ON (call_id) call_id, state FROM incident_events ORDER BY call_id, id DESC) l
 		JOIN calls c USING (call_id) WHERE l.state <> c.status`},
 	{"every assignment is in the event log", `SELECT a.call_id || ': ' || count(DISTINCT a.seq) || ' assignments, ' ||
-		(SELECT count(*) FROM incident_events e WHERE e.call_id = a.call_id AND e.type = 'assigned') || ' assigned events'
+		(SELECT count(*) FROM incident_events e WHERE e.call_id = a.call_id AND e.type IN ('assigned', 'destination_changed')) || ' assigned or destination_changed events'
 		FROM assignments a GROUP BY a.call_id
-		HAVING count(DISTINCT a.seq) <> (SELECT count(*) FROM incident_events e WHERE e.call_id = a.call_id AND e.type = 'assigned')`},
+		HAVING count(DISTINCT a.seq) <> (SELECT count(*) FROM incident_events e WHERE e.call_id = a.call_id AND e.type IN ('assigned', 'destination_changed'))`},
 	{"every event's call is recorded", `SELECT DISTINCT e.call_id FROM incident_events e
 		WHERE NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = e.call_id)`},
 }

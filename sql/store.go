@@ -214,7 +214,7 @@ func (s *Store) LiveCalls(ctx context.Context) ([]CallRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
 		c.address, c.status, coalesce(c.unit_id, ''),
 		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
-		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id), 'epoch')
+		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id AND a.reason <> 'operator_destination'), 'epoch')
 		FROM calls c WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.received_at, c.call_id`)
 	if err != nil {
 		return nil, fmt.Errorf("live calls: %w", err)
@@ -624,7 +624,7 @@ func (s *Store) CallDetail(ctx context.Context, id string) (CallDetail, error) {
 	row := s.Pool.QueryRow(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
 		c.address, c.status, coalesce(c.unit_id, ''),
 		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
-		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id), 'epoch')
+		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id AND a.reason <> 'operator_destination'), 'epoch')
 		FROM calls c WHERE c.call_id = $1`, id)
 	c, err := scanCall(row)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -19,7 +19,7 @@ const module = "github.com/ems120/ems120/"
 
 // adapters talk to the world: Kafka, PostgreSQL, HTTP, files of the system's servers.
 var adapters = []string{module + "streams", module + "sql", module + "service", module + "stack", module + "loadtest",
-	module + "demo", module + "report", "github.com/segmentio/kafka-go", "github.com/twmb/franz-go", "github.com/jackc/pgx",
+	module + "demo", module + "report", module + "web", "github.com/segmentio/kafka-go", "github.com/twmb/franz-go", "github.com/jackc/pgx",
 	"net/http", "os/exec"}
 
 // engines decide and simulate; they do no I/O, so they import no adapter.
@@ -71,12 +71,13 @@ func importsAny(imports, prefixes []string) []string {
 }
 
 // The rules of the package map: engines import no adapter; the adapters streams and sql wire
-// nothing (no engine, no service); report draws from the result types, not from the load test.
+// nothing (no engine, no service), nor does the console's web package; report draws from the result types, not from the load test.
 func TestImportRules(t *testing.T) {
 	pkgs := packages(t)
 	wiring := []string{module + "service", module + "stack", module + "dispatch", module + "hospitals", module + "coverage",
 		module + "simulator", module + "loadtest", module + "demo"}
-	rules := map[string][]string{"streams": wiring, "sql": wiring, "sql/pgtemp": wiring, "report": {module + "loadtest", module + "simulator"}}
+	rules := map[string][]string{"streams": wiring, "sql": wiring, "sql/pgtemp": wiring, "web": wiring,
+		"report": {module + "loadtest", module + "simulator"}}
 	for _, e := range engines {
 		rules[e] = adapters
 	}

@@ -1,0 +1,128 @@
+package service
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ems120/ems120/sql"
+)
+
+// The analyst view's figures and downloads. ?hours=N sets the window (default 24, at most
+// 8784: a year).
+
+func (s *Service) window(w http.ResponseWriter, r *http.Request) (time.Time, bool) {
+	hours := 24
+	if v := r.URL.Query().Get("hours"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 8784 {
+			writeError(w, http.StatusBadRequest, "hours", "want a whole number of hours from 1 to 8784")
+			return time.Time{}, false
+		}
+		hours = n
+	}
+	return s.cfg.Now().Add(-time.Duration(hours) * time.Hour), true
+}
+
+// getKPIs: the KPIs now (as the feed's stats), and response compliance by hour and district.
+func (s *Service) getKPIs(w http.ResponseWriter, r *http.Request) {
+	since, ok := s.window(w, r)
+	if !ok {
+		return
+	}
+	byHour, err := s.store.ResponseByHour(r.Context(), since)
+	if err == nil {
+		var byDistrict []sql.ResponseRow
+		if byDistrict, err = s.store.ResponseByDistrict(r.Context(), since); err == nil {
+			s.cov.mu.Lock()
+			cov := s.cov.tracker.ByDistrict()
+			s.cov.mu.Unlock()
+			writeJSON(w, http.StatusOK, map[string]any{"since": since, "now": s.liveStats(),
+				"by_hour": nonNil(byHour), "by_district": nonNil(byDistrict), "coverage_by_district": cov})
+			return
+		}
+	}
+	writeError(w, http.StatusServiceUnavailable, "", err.Error())
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+var exportHeader = []string{"call_id", "received_at", "lat", "lng", "priority", "category", "infectious", "status",
+	"district", "eta_s", "distance_m", "within_standard", "response_s"}
+
+func (c callRecord) fields() []string {
+	opt := func(p *int) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.Itoa(*p)
+	}
+	within, resp := "", ""
+	if c.WithinStandard != nil {
+		within = strconv.FormatBool(*c.WithinStandard)
+	}
+	if c.ResponseS != nil {
+		resp = strconv.FormatFloat(*c.ResponseS, 'f', 1, 64)
+	}
+	return []string{c.CallID, c.ReceivedAt.UTC().Format(time.RFC3339), strconv.FormatFloat(c.Lat, 'f', 6, 64),
+		strconv.FormatFloat(c.Lng, 'f', 6, 64), strconv.Itoa(c.Priority), c.Category, strconv.FormatBool(c.Infectious),
+		c.Status, c.District, opt(c.ETAS), opt(c.DistanceM), within, resp}
+}
+
+type callRecord sql.CallExport
+
+// exportCallsCSV downloads the window's calls as CSV.
+func (s *Service) exportCallsCSV(w http.ResponseWriter, r *http.Request) {
+	since, ok := s.window(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="ems120-calls.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write(exportHeader)
+	err := s.store.ExportCalls(r.Context(), since, func(c sql.CallExport) error { return cw.Write(callRecord(c).fields()) })
+	cw.Flush()
+	if err != nil {
+		s.log.Warn("export calls", "err", err) // the status line is gone; the file ends short
+	}
+}
+
+// exportCallsGeoJSON downloads the window's calls as a GeoJSON FeatureCollection of points.
+func (s *Service) exportCallsGeoJSON(w http.ResponseWriter, r *http.Request) {
+	since, ok := s.window(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Content-Disposition", `attachment; filename="ems120-calls.geojson"`)
+	_, _ = w.Write([]byte(`{"type":"FeatureCollection","features":[`))
+	first := true
+	err := s.store.ExportCalls(r.Context(), since, func(c sql.CallExport) error {
+		props := map[string]any{}
+		for i, f := range callRecord(c).fields() {
+			if i != 2 && i != 3 && f != "" {
+				props[exportHeader[i]] = f
+			}
+		}
+		feat, _ := json.Marshal(map[string]any{"type": "Feature", "properties": props,
+			"geometry": map[string]any{"type": "Point", "coordinates": []float64{c.Lng, c.Lat}}})
+		if !first {
+			_, _ = w.Write([]byte(","))
+		}
+		first = false
+		_, err := w.Write(feat)
+		return err
+	})
+	_, _ = w.Write([]byte("]}\n"))
+	if err != nil {
+		s.log.Warn("export calls", "err", err)
+	}
+}

@@ -1,0 +1,37 @@
+// Calls to the ems120 HTTP API. Every error answer is JSON {error, field}; apiError keeps both
+// so a form can show the reason next to its field.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.error ? body.error : `HTTP ${status}`);
+    this.status = status;
+    this.field = body && body.field ? body.field : '';
+  }
+}
+
+export async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, opts);
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// showErrors puts an ApiError's reason under the form's field (or the form's general line).
+export function showErrors(form, err) {
+  clearErrors(form);
+  const slot = form.querySelector(`.err[data-for="${err.field || ''}"]`) || form.querySelector('.err[data-for=""]');
+  if (slot) { slot.textContent = err.message; slot.classList.add('on'); }
+  const input = err.field && form.querySelector(`[name="${err.field}"]`);
+  if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+}
+
+export function clearErrors(form) {
+  form.querySelectorAll('.err').forEach((e) => { e.textContent = ''; e.classList.remove('on'); });
+  form.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+}
