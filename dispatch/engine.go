@@ -397,6 +397,15 @@ func (e *Engine) Units() []Unit {
 	return out
 }
 
+// UnitsByStatus counts the units in each status, without copying them.
+func (e *Engine) UnitsByStatus() map[contract.UnitStatus]int {
+	out := map[contract.UnitStatus]int{}
+	for _, h := range e.units {
+		out[e.at(h).Status]++
+	}
+	return out
+}
+
 // Incident returns a copy of the live incident for a call.
 func (e *Engine) Incident(callID string) (Incident, bool) {
 	inc, ok := e.incidents[callID]

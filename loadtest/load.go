@@ -24,8 +24,9 @@ import (
 
 // Load modes.
 const (
-	ModeCalls = "calls"
-	ModePings = "pings"
+	ModeCalls   = "calls"
+	ModePings   = "pings"
+	ModeConsole = "console" // operators' clients on the live feed while calls and pings flow
 )
 
 // Config configures `ems120 loadtest`.
@@ -40,7 +41,11 @@ type Config struct {
 	// Recycle has crews report on scene and available as soon as they read their
 	// assignment, so units come free again (two pings per call, three times the writes).
 	// Without it the fleet is sized to the calls and each unit serves one call.
-	Recycle  bool
+	Recycle bool
+	// Console mode: Clients on the live feed, and pings at PingRate to 258 moving units
+	// beside the calls (which use Rate, and a recycled fleet of Units).
+	Clients  int
+	PingRate float64
 	Seed     uint64
 	Progress io.Writer // progress lines (stderr); nil for none
 	Logger   *slog.Logger
@@ -109,8 +114,8 @@ func loadCity(base *city.City, n int, seed uint64) *city.City {
 // free again; calls mode without, one unit per call expected (rate × duration, plus a tenth;
 // 150,000 at full speed), each serving one call.
 func Run(ctx context.Context, cfg Config) (results.Load, error) {
-	if cfg.Mode != ModeCalls && cfg.Mode != ModePings {
-		return results.Load{}, fmt.Errorf("unknown mode %q (want calls or pings)", cfg.Mode)
+	if cfg.Mode != ModeCalls && cfg.Mode != ModePings && cfg.Mode != ModeConsole {
+		return results.Load{}, fmt.Errorf("unknown mode %q (want calls, pings or console)", cfg.Mode)
 	}
 	if cfg.Duration <= 0 {
 		cfg.Duration = 20 * time.Second
@@ -122,7 +127,7 @@ func Run(ctx context.Context, cfg Config) (results.Load, error) {
 		switch {
 		case cfg.Mode == ModePings:
 			cfg.Units = 10_000
-		case cfg.Recycle:
+		case cfg.Recycle, cfg.Mode == ModeConsole:
 			cfg.Units = 2000
 		case cfg.Rate > 0: // one unit per call, and a tenth more
 			cfg.Units = max(2000, int(1.1*cfg.Rate*cfg.Duration.Seconds()))
@@ -135,14 +140,22 @@ func Run(ctx context.Context, cfg Config) (results.Load, error) {
 	}
 	progress := progressTo(cfg.Progress, "loadtest")
 	c := loadCity(cfg.City, cfg.Units, cfg.Seed)
+	scfg := service.Config{AckTimeout: -1, MaxBatch: 2000}
+	var pingers []unitPos
+	if cfg.Mode == ModeConsole {
+		scfg.HTTPAddr = "127.0.0.1:0"
+		pingers = addPingers(c, 258)
+	}
 	progress("starting ems120 with %d units", len(c.Fleet))
-	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, service.Config{AckTimeout: -1, MaxBatch: 2000}, cfg.Logger, progress)
+	lv, err := startLive(ctx, cfg.Brokers, cfg.DSN, c, scfg, cfg.Logger, progress)
 	if err != nil {
 		return results.Load{}, err
 	}
 	var res results.Load
 	var runErr error
-	if cfg.Mode == ModeCalls {
+	if cfg.Mode == ModeConsole {
+		res, runErr = loadConsole(ctx, cfg, lv, c, pingers, progress)
+	} else if cfg.Mode == ModeCalls {
 		// The fleet is in the record and the engine now, and the calls never read it again:
 		// its hundred thousand entries would only be marked at every GC of the measurement.
 		c.Fleet = nil
@@ -184,4 +197,16 @@ func RateString(r float64) string {
 		return "full speed"
 	}
 	return fmt.Sprintf("%.0f/s", r)
+}
+
+// addPingers adds n units to the city's fleet for the console mode's pings, one at each
+// station in turn (Wuhan's fleet is 258), and returns them.
+func addPingers(c *city.City, n int) []unitPos {
+	out := make([]unitPos, n)
+	for i := range out {
+		st := c.Stations[i%len(c.Stations)]
+		out[i] = unitPos{id: fmt.Sprintf("P-%03d", i), p: st.Point}
+		c.Fleet = append(c.Fleet, city.Unit{ID: out[i].id, Kind: contract.KindBLS, Station: st.ID})
+	}
+	return out
 }

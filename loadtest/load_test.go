@@ -102,3 +102,34 @@ func TestBookCountsFirstAssignmentsAndDuplicates(t *testing.T) {
 		t.Fatalf("per second %v (want %v), last assignment at %v", bk.perSecond, want, bk.lastAssign)
 	}
 }
+
+// A short console load test: with no client nothing is delivered; with clients every one of
+// them gets every incident event of every call (received, assigned, on scene, closed), and
+// none is dropped.
+func TestLoadConsole(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{Mode: ModeConsole, Rate: 10, PingRate: 100, Clients: 4, Duration: 2 * time.Second,
+		DSN: dsn, Units: 100, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Console) != 2 {
+		t.Fatalf("%d phases, want 2", len(res.Console))
+	}
+	none, some := res.Console[0], res.Console[1]
+	if none.Clients != 0 || none.Events != 0 || none.HeapPerClientB != nil || none.Calls < 15 || none.Pings < 150 {
+		t.Fatalf("phase without clients: %+v", none)
+	}
+	if some.Clients != 4 || some.Dropped != 0 || some.DeliveryMsP99 == nil || some.HeapPerClientB == nil || some.DecisionMsP99 == nil {
+		t.Fatalf("phase with clients: %+v", some)
+	}
+	// Each call is received, assigned, on scene and closed: four events, to each client.
+	if want := 4 * 4 * some.Calls; some.Events != want {
+		t.Fatalf("%d events delivered for %d calls to 4 clients, want %d", some.Events, some.Calls, want)
+	}
+	if res.Summary.Lost != 0 || res.Summary.DuplicateAssignments != 0 {
+		t.Fatalf("summary %+v", res.Summary)
+	}
+}

@@ -34,7 +34,7 @@ func loadPings(ctx context.Context, cfg Config, lv *live, c *city.City, progress
 	start := time.Now()
 	stopSampling, perSecond := samplePings(lv, base)
 	progress("pings at %s for %s to %d units", RateString(cfg.Rate), cfg.Duration, len(units))
-	produced, err := sendPings(ctx, lv, units, atRate(cfg.Rate, cfg.Duration), cfg.Seed)
+	produced, err := sendPings(ctx, lv, units, atRate(cfg.Rate, cfg.Duration), cfg.Seed, contract.StatusAvailable)
 	if err != nil {
 		stopSampling()
 		return results.Load{}, err
@@ -76,7 +76,7 @@ func samplePings(lv *live, base int64) (stop func(), perSecond *[]results.Sample
 
 // sendPings writes pings as the pacer says, to the units in turn, each a little way from its
 // last position, and returns how many it wrote.
-func sendPings(ctx context.Context, lv *live, units []unitPos, p pacer, seed uint64) (int, error) {
+func sendPings(ctx context.Context, lv *live, units []unitPos, p pacer, seed uint64, status contract.UnitStatus) (int, error) {
 	w := streams.NewWriter(lv.brokers, contract.TopicUnits)
 	defer w.Close()
 	rng := rand.New(rand.NewPCG(seed, 5))
@@ -90,7 +90,7 @@ func sendPings(ctx context.Context, lv *live, units []unitPos, p pacer, seed uin
 			next++
 			// A unit drives up to ~100 m between pings.
 			u.p = city.Point{Lat: u.p.Lat + (rng.Float64()-0.5)*0.0015, Lng: u.p.Lng + (rng.Float64()-0.5)*0.0015}
-			ping := contract.UnitPing{UnitID: u.id, At: now, Lat: u.p.Lat, Lng: u.p.Lng, Status: contract.StatusAvailable}
+			ping := contract.UnitPing{UnitID: u.id, At: now, Lat: u.p.Lat, Lng: u.p.Lng, Status: status}
 			start := len(buf)
 			buf, _ = ping.AppendJSON(buf) // a position in the city always encodes
 			batch[i] = kafka.Message{Key: []byte(u.id), Value: buf[start:len(buf):len(buf)]}

@@ -31,5 +31,21 @@ type Load struct {
 	Produced     int
 	Throughput   []Sample // assignments (calls mode) or pings applied, per second, in Calls
 	RawMessages  int
-	PingsApplied int // pings mode: applied to the fleet index (stale ones included)
+	PingsApplied int            // pings mode: applied to the fleet index (stale ones included)
+	Console      []ConsolePhase // console mode: without, then with, the clients
+}
+
+// ConsolePhase is one phase of the console mode.
+type ConsolePhase struct {
+	Clients        int      `json:"clients"`
+	Calls          int      `json:"calls"`
+	Pings          int      `json:"pings"`
+	DecisionMsP50  *float64 `json:"decision_ms_p50"` // call written → assignment readable on ems.assignments
+	DecisionMsP99  *float64 `json:"decision_ms_p99"`
+	Events         int      `json:"events"`          // incident events delivered, all clients
+	DeliveryMsP50  *float64 `json:"delivery_ms_p50"` // commit → arrival at the client
+	DeliveryMsP99  *float64 `json:"delivery_ms_p99"`
+	DeliveryMsMax  *float64 `json:"delivery_ms_max"`
+	Dropped        int      `json:"dropped"`               // client connections that ended early
+	HeapPerClientB *int     `json:"heap_per_client_bytes"` // the process's live heap with the clients connected, less without, per client
 }

@@ -47,8 +47,8 @@ func (s *Service) liveStats() liveStats {
 		Clients: s.live.clients()}
 	now := s.cfg.Now()
 	s.mu.Lock()
-	for _, u := range s.engine.Units() {
-		out.Units[string(u.Status)]++
+	for st, n := range s.engine.UnitsByStatus() {
+		out.Units[string(st)] = n
 	}
 	out.OverdueReports = len(s.hospitals.Overdue(now))
 	s.mu.Unlock()

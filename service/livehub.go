@@ -38,12 +38,14 @@ type liveHub struct {
 	seq  uint64
 	ring []liveEvent // the last len(ring) events: ring[seq % len(ring)]
 	subs map[*liveSub]struct{}
-	n    int // events in the ring
+	n    int       // events in the ring
+	left time.Time // when a client last left
 }
 
 const (
-	liveRing      = 8192 // events kept for reconnecting clients
-	liveClientBuf = 1024 // events queued for one client before it is dropped as too slow (it resumes from the ring)
+	liveRing      = 8192            // events kept for reconnecting clients
+	liveClientBuf = 1024            // events queued for one client before it is dropped as too slow (it resumes from the ring)
+	liveGrace     = 2 * time.Minute // after the last client leaves, events are still kept for it to resume
 )
 
 func newLiveHub() *liveHub {
@@ -77,9 +79,26 @@ func (h *liveHub) publish(name string, v any) {
 		case sub.ch <- ev:
 		default:
 			delete(h.subs, sub)
+			h.left = time.Now()
 			sub.drop()
 		}
 	}
+}
+
+// want reports whether an event now could reach anyone: a client is connected, or one left
+// less than liveGrace ago and may come back to resume. Otherwise it says no, and the ring is
+// emptied and the count moved on, as if the event had been sent: a client that then resumes
+// from an earlier id gets a snapshot, which holds what was not sent. (A client that
+// subscribes after this call takes its snapshot after the decision that asked.)
+func (h *liveHub) want() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) > 0 || !h.left.IsZero() && time.Since(h.left) < liveGrace {
+		return true
+	}
+	h.seq++
+	h.n = 0
+	return false
 }
 
 // subscribe registers a client that last saw lastID ("" for none). It returns the events to
@@ -115,6 +134,7 @@ func (h *liveHub) parse(id string) (uint64, bool) {
 func (h *liveHub) unsubscribe(sub *liveSub) {
 	h.mu.Lock()
 	delete(h.subs, sub)
+	h.left = time.Now()
 	h.mu.Unlock()
 	sub.drop()
 }

@@ -71,3 +71,26 @@ func TestLiveHubDropsASlowClientAndARebuildDropsAll(t *testing.T) {
 		t.Fatal("after a restart, an id of the old generation must get a snapshot")
 	}
 }
+
+// With no client connected for liveGrace nothing is encoded, and a client that comes back
+// with an id from before gets a snapshot, not a replay with a hole in it.
+func TestLiveHubWithNoClientSendsNothingAndResumesWithASnapshot(t *testing.T) {
+	h := newLiveHub()
+	sub, _, _, _ := h.subscribe("")
+	h.publish("n", 1)
+	seen := (<-sub.ch).id
+	h.unsubscribe(sub)
+	if !h.want() {
+		t.Fatal("no want just after the last client left: it may come back to resume")
+	}
+	h.left = h.left.Add(-liveGrace)
+	if h.want() {
+		t.Fatal("want with no client connected")
+	}
+	if _, replay, snap, _ := h.subscribe(seen); !snap || replay != nil {
+		t.Fatalf("resume after events were skipped: snapshot %v, %d events; want a snapshot", snap, len(replay))
+	}
+	if !h.want() {
+		t.Fatal("no want with a client connected")
+	}
+}

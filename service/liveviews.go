@@ -35,17 +35,21 @@ type liveRecord struct {
 	units   []unitView
 }
 
-// liveOf describes a decision's events and changed units for the feed, and keeps the
-// standing assignment of each call. Call with s.mu held.
+// liveOf keeps the standing assignment of each call and, when some client is connected,
+// describes a decision's events and changed units for the feed (nil otherwise: with no one
+// to send them to, the views are not built). Call with s.mu held.
 func (s *Service) liveOf(evs []dispatch.Event, units []sql.UnitRow) *liveRecord {
-	if len(evs) == 0 && len(units) == 0 {
-		return nil
-	}
-	lr := &liveRecord{changes: make([]liveChange, 0, len(evs)), units: make([]unitView, len(units))}
 	for _, e := range evs {
 		if e.Assignment != nil {
 			s.assignments[e.CallID] = e.Assignment
 		}
+	}
+	if len(evs) == 0 && len(units) == 0 || !s.live.want() {
+		s.forgetEnded(evs)
+		return nil
+	}
+	lr := &liveRecord{changes: make([]liveChange, 0, len(evs)), units: make([]unitView, len(units))}
+	for _, e := range evs {
 		inc, ok := s.engine.Incident(e.CallID)
 		if !ok { // it ended in this decision: the board only needs to drop it
 			inc = dispatch.Incident{Call: contract.Call{CallID: e.CallID}, State: e.State}
@@ -53,15 +57,22 @@ func (s *Service) liveOf(evs []dispatch.Event, units []sql.UnitRow) *liveRecord 
 		lr.changes = append(lr.changes, liveChange{
 			Event:    eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason},
 			Incident: s.incidentView(inc)})
-		if !e.State.Live() {
-			delete(s.assignments, e.CallID)
-		}
 	}
+	s.forgetEnded(evs)
 	for i, u := range units {
 		lr.units[i] = unitViewOf(dispatch.Unit{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status,
 			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt})
 	}
 	return lr
+}
+
+// forgetEnded drops the standing assignments of the calls that ended.
+func (s *Service) forgetEnded(evs []dispatch.Event) {
+	for _, e := range evs {
+		if !e.State.Live() {
+			delete(s.assignments, e.CallID)
+		}
+	}
 }
 
 // incidentView is an incident as the board shows it. Call with s.mu held.
@@ -113,7 +124,7 @@ type livePosition struct {
 
 // publishPositions sends the units that moved since the last flush.
 func (s *Service) publishPositions(moved []dispatch.Unit) {
-	if len(moved) == 0 {
+	if len(moved) == 0 || !s.live.want() {
 		return
 	}
 	out := make([]livePosition, len(moved))
@@ -126,6 +137,9 @@ func (s *Service) publishPositions(moved []dispatch.Unit) {
 // publishLiveState sends, once a second with the positions, the hospitals when they changed
 // and the KPIs of now.
 func (s *Service) publishLiveState() {
+	if !s.live.want() {
+		return // the snapshot of the next client holds both
+	}
 	if s.hospDirty.Swap(false) {
 		s.live.publish("hospitals", s.hospitalsView(s.cfg.Now()))
 	}

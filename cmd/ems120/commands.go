@@ -137,7 +137,9 @@ func coverageCmd(f *flags) func(context.Context) error {
 func loadtestCmd(f *flags) func(context.Context) error {
 	f.withOutput()
 	cfg := loadtest.Config{Progress: f.stderr}
-	f.StringVar(&cfg.Mode, "mode", loadtest.ModeCalls, "calls or pings")
+	f.StringVar(&cfg.Mode, "mode", loadtest.ModeCalls, "calls, pings, or console (calls and pings with operators' clients on the live feed)")
+	f.IntVar(&cfg.Clients, "clients", 120, "console mode: clients on GET /v1/stream")
+	f.Float64Var(&cfg.PingRate, "ping-rate", 500, "console mode: pings per second to 258 moving units, beside the calls")
 	f.Float64Var(&cfg.Rate, "rate", 0, "messages per second (0: as fast as they go)")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to produce")
 	f.kafka(&cfg.Brokers, "Kafka brokers (empty: the embedded broker)")
@@ -157,7 +159,10 @@ func loadtestCmd(f *flags) func(context.Context) error {
 		if *f.asJSON { // the summary and what the mode measured beyond it
 			return loadtest.WriteJSON(f.stdout, cfg.Mode, res)
 		}
-		return res.Summary.WriteText(f.stdout)
+		if err := res.Summary.WriteText(f.stdout); err != nil {
+			return err
+		}
+		return loadtest.WriteConsoleText(f.stdout, res.Console)
 	}
 }
 
