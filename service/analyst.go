@@ -26,6 +26,16 @@ func (s *Service) window(w http.ResponseWriter, r *http.Request) (time.Time, boo
 	return s.cfg.Now().Add(-time.Duration(hours) * time.Hour), true
 }
 
+// download reads the window and, when it is good, sets the headers of a file to download.
+func (s *Service) download(w http.ResponseWriter, r *http.Request, contentType, filename string) (time.Time, bool) {
+	since, ok := s.window(w, r)
+	if ok {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	}
+	return since, ok
+}
+
 // getKPIs: the KPIs now (as the feed's stats), and response compliance by hour and district.
 func (s *Service) getKPIs(w http.ResponseWriter, r *http.Request) {
 	since, ok := s.window(w, r)
@@ -80,12 +90,10 @@ type callRecord sql.CallExport
 
 // exportCallsCSV downloads the window's calls as CSV.
 func (s *Service) exportCallsCSV(w http.ResponseWriter, r *http.Request) {
-	since, ok := s.window(w, r)
+	since, ok := s.download(w, r, "text/csv; charset=utf-8", "ems120-calls.csv")
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="ems120-calls.csv"`)
 	cw := csv.NewWriter(w)
 	_ = cw.Write(exportHeader)
 	err := s.store.ExportCalls(r.Context(), since, func(c sql.CallExport) error { return cw.Write(callRecord(c).fields()) })
@@ -97,12 +105,10 @@ func (s *Service) exportCallsCSV(w http.ResponseWriter, r *http.Request) {
 
 // exportCallsGeoJSON downloads the window's calls as a GeoJSON FeatureCollection of points.
 func (s *Service) exportCallsGeoJSON(w http.ResponseWriter, r *http.Request) {
-	since, ok := s.window(w, r)
+	since, ok := s.download(w, r, "application/geo+json", "ems120-calls.geojson")
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/geo+json")
-	w.Header().Set("Content-Disposition", `attachment; filename="ems120-calls.geojson"`)
 	_, _ = w.Write([]byte(`{"type":"FeatureCollection","features":[`))
 	first := true
 	err := s.store.ExportCalls(r.Context(), since, func(c sql.CallExport) error {

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -200,5 +201,19 @@ func TestConsoleHospitalAndAnalystViews(t *testing.T) {
 	p.shot("analyst")
 	if n := eval[int](p, `document.querySelectorAll('#analyst a[href*="/v1/export/calls.csv"]').length`); n != 1 {
 		t.Fatalf("CSV download link: %d", n)
+	}
+	resp, err := http.Get(p.base + "/v1/export/calls.csv?hours=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), "ems120-calls.csv") ||
+		!strings.HasPrefix(lines[0], "call_id,received_at,lat,lng") || len(lines) != 1+8 {
+		t.Fatalf("CSV export: %d %q, %d lines: %q", resp.StatusCode, resp.Header.Get("Content-Disposition"), len(lines), lines[0])
+	}
+	if code := getJSON(t, p.base+"/v1/export/calls.geojson?hours=0", &struct{}{}); code != http.StatusBadRequest {
+		t.Fatalf("hours=0: %d, want 400", code)
 	}
 }

@@ -3,8 +3,6 @@ package service
 import (
 	"bufio"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -101,11 +99,10 @@ func (s *Service) snapshot() liveSnapshot {
 	}
 	units := s.engine.Units()
 	s.mu.Unlock()
-	snap.Units = make([]unitView, len(units))
+	snap.Units = make([]unitView, len(units)) // in id order, as Units returns them
 	for i, u := range units {
 		snap.Units[i] = unitViewOf(u)
 	}
-	slices.SortFunc(snap.Units, func(a, b unitView) int { return strings.Compare(a.ID, b.ID) })
 	snap.Stats = s.liveStats()
 	return snap
 }
