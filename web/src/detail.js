@@ -4,6 +4,7 @@
 import { state, escalation } from './store.js';
 import { api } from './api.js';
 import { esc, dur, km, STATE_LABEL, kindLabel } from './fmt.js';
+import { tick } from './boards.js';
 
 const panel = () => document.getElementById('incident-detail');
 let timeline = [];    // the selected call's events, from the record and then the feed
@@ -89,6 +90,7 @@ export function renderDetail() {
     ${timelineHTML()}`;
   p.querySelectorAll('[data-cmd]').forEach((b) => b.addEventListener('click', () => command(b.dataset.cmd)));
   p.querySelectorAll('[data-override]').forEach((b) => b.addEventListener('click', () => override(b.dataset.override)));
+  tick(); // its age and countdown now, not at the next second
 }
 
 function timelineHTML() {
