@@ -159,6 +159,7 @@ type IncidentEvent struct {
 	UnitID string    `json:"unit_id,omitempty"`
 	Seq    int       `json:"seq,omitempty"` // for "assigned": 1 for the first assignment, 2 for the next…
 	Reason string    `json:"reason,omitempty"`
+	Actor  string    `json:"actor,omitempty"` // the account whose command or call it was; empty for the engine's own
 }
 
 // MoveUpAdvice is published on ems.coverage when coverage falls below the target: which idle

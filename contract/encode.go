@@ -42,6 +42,7 @@ func (e *IncidentEvent) AppendJSON(b []byte) ([]byte, error) {
 		o.int("seq", e.Seq)
 	}
 	o.strOmit("reason", e.Reason)
+	o.strOmit("actor", e.Actor)
 	return o.end()
 }
 

@@ -35,6 +35,7 @@ type Config struct {
 	Duration    time.Duration // 0 = until ctx is cancelled
 	Seed        uint64
 	StatusEvery time.Duration // status line period; default 5 s
+	Credentials string        // where the demo's accounts are written; "" for a temporary file
 	Status      io.Writer     // where status lines go (stderr)
 	Logger      *slog.Logger
 	// Dispatch holds the dispatch rules (AckTimeout, Preempt, …); its connection fields are
@@ -66,6 +67,14 @@ func Run(ctx context.Context, cfg Config) (results.Summary, error) {
 	svc, err := st.NewService(runCtx, scfg)
 	if err != nil {
 		return results.Summary{}, err
+	}
+	creds, cleanup, err := seedAccounts(runCtx, st.DSN, cfg.Credentials, cfg.City)
+	if err != nil {
+		return results.Summary{}, err
+	}
+	defer cleanup()
+	if cfg.Status != nil {
+		fmt.Fprintf(cfg.Status, "ems120 demo: sign in as operator, supervisor, reporter or analyst; passwords and API tokens in %s\n", creds)
 	}
 	started := time.Now()
 	if err := cfg.play(runCtx, st.Brokers, svc); err != nil {

@@ -109,6 +109,7 @@ type Event struct {
 	Assignment *contract.Assignment
 	Seq        int // for EventAssigned: 1 for the first assignment of the call, 2 for the next…
 	Reason     string
+	Actor      string // the account whose command caused it, set by the caller; empty for the engine's own
 }
 
 // advance moves an incident to a later state of its unit's progress.

@@ -30,6 +30,10 @@ import (
 
 func loadConsole(ctx context.Context, cfg Config, lv *live, c *city.City, pingers []unitPos, progress func(string, ...any)) (results.Load, error) {
 	base := "http://" + lv.svc.Service.HTTPAddr()
+	acct, err := lv.svc.Service.AddAccount(ctx, "loadtest-console", "analyst", "", "loadtest", true)
+	if err != nil {
+		return results.Load{}, err
+	}
 	// The pinging units leave service first, so that no call is sent to them.
 	applied := lv.svc.PingsApplied()
 	n, err := sendPings(ctx, lv, pingers, func(_ time.Duration, sent int) (int, bool) { return len(pingers), sent >= len(pingers) },
@@ -41,7 +45,7 @@ func loadConsole(ctx context.Context, cfg Config, lv *live, c *city.City, pinger
 	var res results.Load
 	for i, n := range []int{0, cfg.Clients} {
 		progress("phase %d: %d clients, calls at %s, pings at %s, for %s", i+1, n, RateString(cfg.Rate), RateString(cfg.PingRate), cfg.Duration)
-		ph, load, err := consolePhase(ctx, cfg, lv, c, pingers, base, n, i)
+		ph, load, err := consolePhase(ctx, cfg, lv, c, pingers, base, acct.Token, n, i)
 		if err != nil {
 			return res, err
 		}
@@ -67,9 +71,9 @@ func is(p *int) string {
 	return fmt.Sprint(*p)
 }
 
-func consolePhase(ctx context.Context, cfg Config, lv *live, c *city.City, pingers []unitPos, base string, clients, phase int) (results.ConsolePhase, results.Load, error) {
+func consolePhase(ctx context.Context, cfg Config, lv *live, c *city.City, pingers []unitPos, base, token string, clients, phase int) (results.ConsolePhase, results.Load, error) {
 	heap0 := liveHeap()
-	ws, err := watch(ctx, base, clients)
+	ws, err := watch(ctx, base, token, clients)
 	if err != nil {
 		return results.ConsolePhase{}, results.Load{}, err
 	}
@@ -124,7 +128,7 @@ type watchers struct {
 }
 
 // watch connects n clients and returns once each has its snapshot.
-func watch(ctx context.Context, base string, n int) (*watchers, error) {
+func watch(ctx context.Context, base, token string, n int) (*watchers, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	ws := &watchers{cancel: cancel}
 	ready := make(chan error, n)
@@ -132,7 +136,7 @@ func watch(ctx context.Context, base string, n int) (*watchers, error) {
 		ws.wg.Add(1)
 		go func() {
 			defer ws.wg.Done()
-			ws.client(cctx, base, ready)
+			ws.client(cctx, base, token, ready)
 		}()
 	}
 	for range n {
@@ -168,9 +172,14 @@ func (ws *watchers) result() ([]float64, int) {
 var committedAt = []byte(`"committed_at":"`)
 
 // client reads the feed; for each incident event, the delay since its commit.
-func (ws *watchers) client(ctx context.Context, base string, ready chan<- error) {
+func (ws *watchers) client(ctx context.Context, base, token string, ready chan<- error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token) // an analyst's: the feed is read-only
 	resp, err := http.DefaultClient.Do(req)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		err = fmt.Errorf("GET /v1/stream: %s", resp.Status)
+	}
 	if err != nil {
 		ready <- err
 		return

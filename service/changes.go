@@ -39,7 +39,7 @@ func recordRows(evs []dispatch.Event) sql.Changes {
 	final := make(map[string]int, len(evs)) // call id → index in ch.Calls
 	for _, e := range evs {
 		ch.Events = append(ch.Events, sql.EventRow{CallID: e.CallID, At: e.At, Type: string(e.Type), State: string(e.State),
-			UnitID: e.UnitID, Reason: e.Reason})
+			UnitID: e.UnitID, Reason: e.Reason, Actor: e.Actor})
 		st := sql.CallState{CallID: e.CallID, State: string(e.State), UnitID: e.UnitID}
 		switch e.Type {
 		case dispatch.EventUnitLost, dispatch.EventUnitReleased, dispatch.EventAckTimeout, dispatch.EventPreempted:
@@ -97,7 +97,7 @@ func outboxRow(newID func() int64, evs []dispatch.Event, born map[string]time.Ti
 			add(contract.TopicAssignments, e.CallID, start, b)
 		}
 		ie := contract.IncidentEvent{CallID: e.CallID, At: e.At.UTC(), Type: string(e.Type), State: string(e.State),
-			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason}
+			UnitID: e.UnitID, Seq: e.Seq, Reason: e.Reason, Actor: e.Actor}
 		start := len(enc)
 		if enc, err = ie.AppendJSON(enc); err != nil {
 			return nil, err

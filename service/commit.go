@@ -30,13 +30,28 @@ import (
 
 // record is one decision step's effect on the database and on Kafka.
 type record struct {
-	capacity []contract.CapacityReport
+	capacity []capacityIn
 	changes  sql.Changes // the step puts new calls in New and Sources; decideAsync adds the rest
 	out      *outRow
 	dead     []refused // messages refused; published once each, after the commit
 	evs      []dispatch.Event
 	live     *liveRecord // what the console is sent once it is recorded
 	done     chan error
+}
+
+// capacityIn is an accepted capacity report and who sent it ("" when it came straight from the
+// topic; the account, for one taken over HTTP).
+type capacityIn struct {
+	report contract.CapacityReport
+	actor  string
+}
+
+// source is where the report came from, as the capacity history records it.
+func (c capacityIn) source() string {
+	if c.actor != "" {
+		return "http"
+	}
+	return contract.TopicCapacity
 }
 
 func (r *record) empty() bool {
@@ -133,8 +148,8 @@ func (c *committer) write(runCtx context.Context, batch []*record) {
 	var letters *outRow
 	err := s.store.InTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range batch {
-			for _, rep := range r.capacity {
-				if err := tx.InsertCapacityReport(rep, contract.TopicCapacity); err != nil {
+			for _, c := range r.capacity {
+				if err := tx.InsertCapacityReport(c.report, c.source(), c.actor); err != nil {
 					return err
 				}
 			}

@@ -23,7 +23,7 @@ func BenchmarkConsole(b *testing.B) {
 	base := "http://" + r.svc.HTTPAddr()
 
 	b.Run("page-load", func(b *testing.B) {
-		p := openConsole(b, base)
+		p := openConsole(b, base, e.account("operator", ""))
 		var loads []float64
 		for b.Loop() {
 			p.do(chromedp.Navigate(base + "/"))
@@ -35,7 +35,7 @@ func BenchmarkConsole(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	})
 	b.Run("board", func(b *testing.B) {
-		p := openConsole(b, base)
+		p := openConsole(b, base, e.account("operator", ""))
 		var n int
 		for b.Loop() {
 			calls := e.calls(5, fmt.Sprintf("BRD%d", n))

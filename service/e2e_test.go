@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,6 +33,7 @@ type env struct {
 	dsn     string
 	city    *city.City
 	stack   *stack.Stack
+	accts   accounts
 }
 
 func newEnv(t testing.TB) *env {
@@ -424,7 +424,7 @@ func TestHTTP(t *testing.T) {
 	base := "http://" + r.svc.HTTPAddr()
 	get := func(path string) (int, map[string]any) {
 		t.Helper()
-		resp, err := http.Get(base + path)
+		resp, err := e.as("supervisor").Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +442,7 @@ func TestHTTP(t *testing.T) {
 	}
 	post := func(body string) (int, map[string]any) {
 		t.Helper()
-		resp, err := http.Post(base+"/v1/calls", "application/json", bytes.NewBufferString(body))
+		resp, err := e.as("operator").Post(base+"/v1/calls", "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -629,7 +629,7 @@ func TestAckTimeoutEscalatesEndToEnd(t *testing.T) {
 			FlaggedAt *time.Time `json:"flagged_at"`
 		} `json:"units"`
 	}
-	resp, err := http.Get("http://" + r.svc.HTTPAddr() + "/v1/units")
+	resp, err := e.as("operator").Get("http://" + r.svc.HTTPAddr() + "/v1/units")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +660,7 @@ func TestOperatorCommands(t *testing.T) {
 	base := "http://" + r.svc.HTTPAddr()
 	post := func(path, body string) (int, map[string]any) {
 		t.Helper()
-		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		resp, err := e.as("operator").Post(base+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -712,7 +712,7 @@ func TestOperatorCommands(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Get(base + "/v1/calls/OP-1")
+	resp, err := e.as("operator").Get(base + "/v1/calls/OP-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -755,8 +755,8 @@ func TestCapacityReports(t *testing.T) {
 		}
 	}
 	// Over HTTP: refusals are 4xx with reasons; a good one is 202 and applied.
-	post := func(id, body string) (int, map[string]any) {
-		resp, err := http.Post(base+"/v1/hospitals/"+id+"/capacity", "application/json", strings.NewReader(body))
+	post := func(id, body string) (int, map[string]any) { // as 同济医院's reporter
+		resp, err := e.as("reporter", "H-tongji").Post(base+"/v1/hospitals/"+id+"/capacity", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -769,8 +769,8 @@ func TestCapacityReports(t *testing.T) {
 	if code, v := post("H-tongji", `{"reported_at":"`+future+`","beds":{"fever_observation":{"total":40,"occupied":1}}}`); code != 400 || v["field"] != "reported_at" {
 		t.Errorf("future report: %d %v", code, v)
 	}
-	if code, v := post("H-nowhere", `{"reported_at":"`+now.Format(time.RFC3339)+`","beds":{"icu":{"total":1,"occupied":0}}}`); code != 404 {
-		t.Errorf("unknown hospital: %d %v", code, v)
+	if code, v := post("H-nowhere", `{"reported_at":"`+now.Format(time.RFC3339)+`","beds":{"icu":{"total":1,"occupied":0}}}`); code != 403 {
+		t.Errorf("another (unknown) hospital: %d %v, want 403", code, v)
 	}
 	if code, v := post("H-tongji", `{"hospital_id":"H-xiehe","reported_at":"`+now.Format(time.RFC3339)+`","beds":{"icu":{"total":1,"occupied":0}}}`); code != 400 {
 		t.Errorf("body and path disagree: %d %v", code, v)
@@ -791,7 +791,7 @@ func TestCapacityReports(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(base + "/v1/hospitals")
+		resp, err := e.as("analyst").Get(base + "/v1/hospitals")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -825,6 +825,13 @@ func TestCapacityReports(t *testing.T) {
 	if history != 2 {
 		t.Errorf("%d reports in the history, want 2", history)
 	}
+	// Who sent each: the HTTP one names its reporter; the topic's has no account.
+	var actor, source, topicActor string
+	st.Pool.QueryRow(context.Background(), `SELECT coalesce(actor, ''), source FROM capacity_reports WHERE hospital_id = 'H-tongji'`).Scan(&actor, &source)
+	st.Pool.QueryRow(context.Background(), `SELECT coalesce(actor, '') FROM capacity_reports WHERE hospital_id = 'H-zhongnan'`).Scan(&topicActor)
+	if actor != e.account("reporter", "H-tongji").Name || source != "http" || topicActor != "" {
+		t.Errorf("capacity history: HTTP report by %q from %q, topic report by %q", actor, source, topicActor)
+	}
 	// A suspected-fever call next to 同济医院, which just reported full: another hospital.
 	tongji, _ := r.svc.Hospital("H-tongji")
 	call := contract.Call{CallID: "FEVER-1", ReceivedAt: now, Lat: tongji.Lat + 0.001, Lng: tongji.Lng, Priority: 2, Category: contract.CategoryFever}
@@ -844,7 +851,7 @@ func TestCoverage(t *testing.T) {
 	base := "http://" + r.svc.HTTPAddr()
 	getMap := func(q string) map[string]any {
 		t.Helper()
-		resp, err := http.Get(base + "/v1/coverage" + q)
+		resp, err := e.as("analyst").Get(base + "/v1/coverage" + q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -893,7 +900,7 @@ func TestCoverage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// Below the (deliberately high) target: advice, over HTTP and on the topic.
-	resp, err := http.Get(base + "/v1/coverage/moves")
+	resp, err := e.as("analyst").Get(base + "/v1/coverage/moves")
 	if err != nil {
 		t.Fatal(err)
 	}

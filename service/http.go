@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,62 +19,7 @@ import (
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
-	"github.com/ems120/ems120/web"
 )
-
-// Handler is the HTTP API. Every error is JSON: {"error": "...", "field": "..."}.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metricsHandler())
-	mux.HandleFunc("GET /v1/calls/{id}", s.getCall)
-	mux.HandleFunc("POST /v1/calls", s.postCall)
-	mux.HandleFunc("POST /v1/calls/{id}/ack", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		return s.engine.Acknowledge(r.PathValue("id"), b.UnitID, now)
-	}))
-	mux.HandleFunc("POST /v1/calls/{id}/cancel", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		return s.engine.Cancel(r.PathValue("id"), b.Reason, now)
-	}))
-	mux.HandleFunc("POST /v1/calls/{id}/close", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		return s.engine.Close(r.PathValue("id"), now)
-	}))
-	mux.HandleFunc("POST /v1/calls/{id}/assign", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		if b.UnitID == "" {
-			return nil, &contract.Error{Field: "unit_id", Reason: "missing: which unit?"}
-		}
-		return s.engine.Assign(r.PathValue("id"), b.UnitID, now)
-	}))
-	mux.HandleFunc("POST /v1/calls/{id}/accept", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		return s.engine.Accept(r.PathValue("id"), b.UnitID, now)
-	}))
-	mux.HandleFunc("POST /v1/calls/{id}/destination", s.command(func(r *http.Request, b commandBody, now time.Time) ([]dispatch.Event, error) {
-		if b.HospitalID == "" {
-			return nil, &contract.Error{Field: "hospital_id", Reason: "missing: which hospital?"}
-		}
-		return s.engine.Redirect(r.PathValue("id"), b.HospitalID, now)
-	}))
-	mux.HandleFunc("GET /v1/calls", s.getCalls)
-	mux.HandleFunc("GET /v1/calls/{id}/candidates", s.getCandidates)
-	mux.HandleFunc("GET /v1/stream", s.getStream)
-	mux.HandleFunc("GET /v1/city", s.getCity)
-	mux.HandleFunc("GET /v1/kpis", s.getKPIs)
-	mux.HandleFunc("GET /v1/export/calls.csv", s.exportCallsCSV)
-	mux.HandleFunc("GET /v1/export/calls.geojson", s.exportCallsGeoJSON)
-	mux.HandleFunc("GET /v1/units", s.getUnits)
-	mux.HandleFunc("GET /v1/hospitals", s.getHospitals)
-	mux.HandleFunc("GET /v1/coverage", s.getCoverage)
-	mux.HandleFunc("GET /v1/coverage/moves", s.getMoves)
-	mux.HandleFunc("POST /v1/hospitals/{id}/capacity", s.postCapacity)
-	mux.HandleFunc("GET /v1/queue", s.getQueue)
-	console := web.Handler()
-	mux.Handle("GET /{$}", console)
-	mux.Handle("GET /assets/", console)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	})
-	return mux
-}
 
 type apiError struct {
 	Error string `json:"error"`
@@ -169,6 +115,7 @@ type eventView struct {
 	State  string    `json:"state"`
 	UnitID string    `json:"unit_id,omitempty"`
 	Reason string    `json:"reason,omitempty"`
+	Actor  string    `json:"actor,omitempty"` // the account whose command or call it was; absent for the engine's own
 }
 
 func (s *Service) getCall(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +138,7 @@ func (s *Service) getCall(w http.ResponseWriter, r *http.Request) {
 		v.Assignment = &v.Assignments[n-1]
 	}
 	for _, e := range d.Events {
-		v.Events = append(v.Events, eventView{At: e.At, Type: e.Type, State: e.State, UnitID: e.UnitID, Reason: e.Reason})
+		v.Events = append(v.Events, eventView{At: e.At, Type: e.Type, State: e.State, UnitID: e.UnitID, Reason: e.Reason, Actor: e.Actor})
 	}
 	writeJSON(w, http.StatusOK, v)
 }
@@ -223,13 +170,22 @@ func (s *Service) postCall(w http.ResponseWriter, r *http.Request) {
 	value, _ := json.Marshal(c)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := s.intake.WriteMessages(ctx, kafka.Message{Key: []byte(c.CallID), Value: value}); err != nil {
+	noteAudit(r, c.CallID)
+	if err := s.intake.WriteMessages(ctx, kafka.Message{Key: []byte(c.CallID), Value: value, Headers: actorHeaders(r)}); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "", "the call could not be put on "+contract.TopicCalls+": "+err.Error())
 		return
 	}
 	w.Header().Set("Location", "/v1/calls/"+c.CallID)
 	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": c.CallID, "status": "accepted",
 		"topic": contract.TopicCalls, "location": "/v1/calls/" + c.CallID})
+}
+
+// actorHeaders carry the caller's account on a message put on a topic for a request.
+func actorHeaders(r *http.Request) []kafka.Header {
+	if name := identityOf(r).Name; name != "" {
+		return []kafka.Header{{Key: actorHeader, Value: []byte(name)}}
+	}
+	return nil
 }
 
 // commandBody is the JSON body of an operator command; every field is optional.
@@ -263,6 +219,11 @@ func (s *Service) command(run func(r *http.Request, b commandBody, now time.Time
 			if evs, err = run(r, b, now); err != nil {
 				return nil, refusal{err}
 			}
+			for i := range evs {
+				if evs[i].CallID == r.PathValue("id") { // the command's own steps, not what the engine did next
+					evs[i].Actor = identityOf(r).Name
+				}
+			}
 			return evs, nil
 		})
 		var ve *contract.Error
@@ -270,7 +231,7 @@ func (s *Service) command(run func(r *http.Request, b commandBody, now time.Time
 		case err == nil:
 			out := make([]eventView, len(evs))
 			for i, e := range evs {
-				out[i] = eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason}
+				out[i] = eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason, Actor: e.Actor}
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"call_id": r.PathValue("id"), "events": out})
 		case errors.As(err, &ve):
@@ -297,7 +258,11 @@ func (s *Service) notActive(w http.ResponseWriter) {
 	st := s.roleState()
 	body := map[string]string{"error": "this ems120 is not the active one (" + string(st.role) + "): " + st.activeName()}
 	if st.known && !st.active.Expired && st.active.HTTP != "" {
-		body["active"] = "http://" + st.active.HTTP
+		scheme := "http://"
+		if s.tls != nil {
+			scheme = "https://" // a standby and its active peer are configured alike
+		}
+		body["active"] = scheme + st.active.HTTP
 	}
 	writeJSON(w, http.StatusServiceUnavailable, body)
 }
@@ -392,8 +357,15 @@ type hospitalsView struct {
 	StaleAfterS int            `json:"stale_after_s"`
 }
 
+// getHospitals is GET /v1/hospitals: every hospital, or for a reporter their own.
 func (s *Service) getHospitals(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.hospitalsView(s.cfg.Now()))
+	v := s.hospitalsView(s.cfg.Now())
+	if id := identityOf(r); id.Role.HospitalScoped() {
+		v.Hospitals = slices.DeleteFunc(v.Hospitals, func(h hospitalView) bool { return h.ID != id.HospitalID })
+		v.Overdue = slices.DeleteFunc(v.Overdue, func(h string) bool { return h != id.HospitalID })
+		v.Count = len(v.Hospitals)
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Service) hospitalsView(now time.Time) hospitalsView {
@@ -469,7 +441,7 @@ func (s *Service) postCapacity(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := s.capacityIn.WriteMessages(ctx, kafka.Message{Key: []byte(id), Value: body}); err != nil {
+	if err := s.capacityIn.WriteMessages(ctx, kafka.Message{Key: []byte(id), Value: body, Headers: actorHeaders(r)}); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "", "the report could not be put on "+contract.TopicCapacity+": "+err.Error())
 		return
 	}

@@ -55,7 +55,7 @@ func (s *Service) liveOf(evs []dispatch.Event, units []sql.UnitRow) *liveRecord 
 			inc = dispatch.Incident{Call: contract.Call{CallID: e.CallID}, State: e.State}
 		}
 		lr.changes = append(lr.changes, liveChange{
-			Event:    eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason},
+			Event:    eventView{At: e.At, Type: string(e.Type), State: string(e.State), UnitID: e.UnitID, Reason: e.Reason, Actor: e.Actor},
 			Incident: s.incidentView(inc)})
 	}
 	s.forgetEnded(evs)

@@ -40,6 +40,7 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 	calls := make([]contract.Call, 0, len(msgs))
 	srcs := make([]sql.Source, 0, len(msgs))
 	born := make(map[string]time.Time, len(msgs))
+	actors := make([]string, 0, len(msgs))
 	now := s.cfg.Now()
 	wait := func() error { return nil }
 	for _, m := range msgs {
@@ -60,6 +61,7 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 		born[c.CallID] = m.Time
 		calls = append(calls, c)
 		srcs = append(srcs, sql.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+		actors = append(actors, actorOf(m))
 	}
 	if len(calls) > 0 || len(dead) > 0 {
 		ids := make([]string, len(calls))
@@ -80,6 +82,9 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 					continue
 				}
 				if ev := s.engine.Receive(c, now); len(ev) > 0 {
+					if ev[0].Type == dispatch.EventReceived {
+						ev[0].Actor = actors[i] // who took the call; the decision that follows is the engine's
+					}
 					evs = append(evs, ev...)
 					r.changes.New = append(r.changes.New, c)
 					r.changes.Sources = append(r.changes.Sources, srcs[i])
@@ -92,6 +97,21 @@ func (s *Service) startCalls(ctx context.Context, msgs []kafka.Message) (func() 
 		}
 	}
 	return wait, nil
+}
+
+// actorHeader names, on a message the service itself put on ems.calls or ems.capacity for a
+// request over HTTP, the account that made it. Producers on the topics are trusted as far as
+// the broker's ACLs allow: a header they set is recorded as they set it.
+const actorHeader = "ems-actor"
+
+// actorOf is the account a message was sent for, or "".
+func actorOf(m kafka.Message) string {
+	for _, h := range m.Headers {
+		if h.Key == actorHeader {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
 
 // startUnits is the streams.Starter for ems.units.
@@ -222,7 +242,7 @@ func (s *Service) handleCapacity(ctx context.Context, msgs []kafka.Message) erro
 					duplicate++
 				default:
 					accepted++
-					rec.capacity = append(rec.capacity, r)
+					rec.capacity = append(rec.capacity, capacityIn{report: r, actor: actorOf(from[i])})
 				}
 			}
 			return nil, nil

@@ -25,9 +25,12 @@ func (e *env) store() *sql.Store {
 }
 
 // getJSON fetches url into v and returns the status code.
-func getJSON(t *testing.T, url string, v any) int {
+func getJSON(t *testing.T, c *http.Client, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func TestFailedWriteAndFailedRebuildLoseNoCall(t *testing.T) {
 	e.produce(contract.TopicCalls, encode(t, calls)...)
 	var why map[string]string
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		code := getJSON(t, "http://"+r.svc.HTTPAddr()+"/readyz", &why)
+		code := getJSON(t, nil, "http://"+r.svc.HTTPAddr()+"/readyz", &why)
 		if code != http.StatusOK && strings.Contains(why["error"], "rebuilt") {
 			t.Logf("/readyz while the table is away: %s", why["error"])
 			break
@@ -73,7 +76,7 @@ func TestFailedWriteAndFailedRebuildLoseNoCall(t *testing.T) {
 	msgs := assignments.waitFor(t, len(calls), time.Second)
 	checkExactlyOnce(t, calls, msgs)
 	e.checkRecord(calls)
-	if code := getJSON(t, "http://"+r.svc.HTTPAddr()+"/readyz", &why); code != http.StatusOK {
+	if code := getJSON(t, nil, "http://"+r.svc.HTTPAddr()+"/readyz", &why); code != http.StatusOK {
 		t.Errorf("/readyz after the table came back: %d %v", code, why)
 	}
 }
@@ -89,7 +92,7 @@ func TestStandbyNamesTheActiveAndTakesOver(t *testing.T) {
 	var h map[string]any
 	base := "http://" + standby.svc.HTTPAddr()
 	for deadline := time.Now().Add(10 * time.Second); h["role"] != "standby"; time.Sleep(50 * time.Millisecond) {
-		getJSON(t, base+"/healthz", &h)
+		getJSON(t, nil, base+"/healthz", &h)
 		if time.Now().After(deadline) {
 			t.Fatalf("the second service never said it is the standby: %v", h)
 		}
@@ -97,7 +100,7 @@ func TestStandbyNamesTheActiveAndTakesOver(t *testing.T) {
 	calls := e.calls(3, "STBY")
 	e.produce(contract.TopicCalls, encode(t, calls[:1])...)
 	assignments.waitFor(t, 1, 0)
-	resp, err := http.Post(base+"/v1/calls/"+calls[0].CallID+"/close", "application/json", nil)
+	resp, err := e.as("operator").Post(base+"/v1/calls/"+calls[0].CallID+"/close", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func TestStandbyNamesTheActiveAndTakesOver(t *testing.T) {
 	e.produce(contract.TopicCalls, encode(t, calls[1:])...)
 	msgs := assignments.waitFor(t, 3, time.Second)
 	checkExactlyOnce(t, calls, msgs)
-	getJSON(t, base+"/healthz", &h)
+	getJSON(t, nil, base+"/healthz", &h)
 	if h["role"] != "active" {
 		t.Errorf("after the active one stopped the standby is %v", h["role"])
 	}

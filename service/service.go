@@ -15,6 +15,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,11 @@ type Config struct {
 	// decisions wait (back-pressure) instead of memory growing while Kafka is away. Default
 	// 200,000.
 	MaxPendingMessages int
+	// SessionTTL is how long a console session lasts after sign-in; default 12 h (a shift).
+	SessionTTL time.Duration
+	// TLSCert and TLSKey, both or neither: PEM files; with them the API and the console are
+	// served over HTTPS only, and the session cookie is Secure.
+	TLSCert, TLSKey string
 }
 
 // Service is the daemon.
@@ -96,6 +102,8 @@ type Service struct {
 	// assignments is the standing assignment of each live call, for the console; guarded by mu.
 	assignments map[string]*contract.Assignment
 	live        *liveHub    // the console's feed (GET /v1/stream)
+	auth        *auth       // sign-in throttle and checked credentials
+	tls         *tls.Config // nil: plain HTTP
 	hospDirty   atomic.Bool // the hospitals changed since the feed last sent them
 
 	backlog  atomic.Int64 // messages recorded, not yet published (this term)
@@ -125,6 +133,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("seed city: %w", err)
 	}
 	s := newService(cfg, store)
+	if s.tls, err = cfg.tlsConfig(); err != nil {
+		s.close()
+		return nil, err
+	}
 	if err := s.newCoverage(ctx); err != nil {
 		s.close()
 		return nil, fmt.Errorf("coverage: %w", err)
@@ -181,7 +193,25 @@ func (cfg *Config) defaults() error {
 	if cfg.MaxPendingMessages <= 0 {
 		cfg.MaxPendingMessages = 200_000
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errors.New("service: TLS needs both a certificate (-tls-cert) and its key (-tls-key)")
+	}
 	return nil
+}
+
+// tlsConfig loads the TLS certificate, if one is configured.
+func (cfg *Config) tlsConfig() (*tls.Config, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s with key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // newService makes the service's parts on the store: its writers and consumers, the travel
@@ -196,6 +226,7 @@ func newService(cfg Config, store *sql.Store) *Service {
 		intake:     streams.NewWriter(cfg.Brokers, contract.TopicCalls),
 		capacityIn: streams.NewWriter(cfg.Brokers, contract.TopicCapacity),
 		live:       newLiveHub(),
+		auth:       newAuth(),
 	}
 	s.rs.role = roleStarting
 	s.cfg.Hospitals.Travel = s.travel
@@ -352,9 +383,13 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) serveHTTP(ctx, stop context.Context, g *errgroup.Group, ln net.Listener) {
 	addr := ln.Addr().String()
 	s.httpAddr.Store(&addr)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, TLSConfig: s.tls}
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if s.tls != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bufio"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -55,6 +56,12 @@ func (s *Service) getStream(w http.ResponseWriter, r *http.Request) {
 	}
 	beat := time.NewTicker(streamHeartbeat)
 	defer beat.Stop()
+	var expiry <-chan time.Time // the feed ends with the session it was opened in
+	if exp := identityOf(r).Expires; !exp.IsZero() {
+		t := time.NewTimer(time.Until(exp))
+		defer t.Stop()
+		expiry = t.C
+	}
 	for {
 		if bw.Flush() != nil {
 			return
@@ -65,7 +72,12 @@ func (s *Service) getStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-sub.gone:
 			return
+		case <-expiry:
+			return
 		case <-beat.C:
+			if _, err := s.identify(r); errors.Is(err, errBadCredentials) {
+				return // signed out, disabled or expired since: the client's reconnect gets its 401
+			}
 			_, _ = bw.WriteString(": heartbeat\n\n")
 		case ev := <-sub.ch:
 			writeSSE(bw, ev)

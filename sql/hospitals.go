@@ -39,15 +39,17 @@ func (s *Store) HospitalStates(ctx context.Context) ([]HospitalState, error) {
 	})
 }
 
-// InsertCapacityReport records an accepted report in the history and makes it the hospital's
-// state: its bed kinds replace the stored ones, others stay.
-func (t *Tx) InsertCapacityReport(r contract.CapacityReport, source string) error {
+// InsertCapacityReport records an accepted report in the history, with where it came from and
+// who sent it ("" when it came straight from the topic), and makes it the hospital's state:
+// its bed kinds replace the stored ones, others stay.
+func (t *Tx) InsertCapacityReport(r contract.CapacityReport, source, actor string) error {
 	beds, err := json.Marshal(r.Beds)
 	if err != nil {
 		return err
 	}
-	t.queue("capacity report "+r.HospitalID, `INSERT INTO capacity_reports (hospital_id, reported_at, accepting, beds, source) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (hospital_id, reported_at) DO NOTHING`, r.HospitalID, r.ReportedAt, r.Accepting, beds, source)
+	t.queue("capacity report "+r.HospitalID, `INSERT INTO capacity_reports (hospital_id, reported_at, accepting, beds, source, actor)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')) ON CONFLICT (hospital_id, reported_at) DO NOTHING`,
+		r.HospitalID, r.ReportedAt, r.Accepting, beds, source, actor)
 	t.queue("hospital "+r.HospitalID, `UPDATE hospitals SET beds = beds || $2::jsonb, accepting = $3, reported_at = $4 WHERE id = $1`,
 		r.HospitalID, beds, r.Accepting, r.ReportedAt)
 	return nil

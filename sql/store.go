@@ -439,6 +439,7 @@ type EventRow struct {
 	State  string
 	UnitID string
 	Reason string
+	Actor  string // the account that caused it; "" for the engine's own
 }
 
 // CallState is a call's state after a batch.
@@ -550,15 +551,16 @@ func (t *Tx) insertEvents(evs []EventRow) {
 		return
 	}
 	calls, types, states, units, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	at := make([]time.Time, n)
+	actors, at := make([]string, n), make([]time.Time, n)
 	for i, e := range evs {
 		calls[i], types[i], states[i], units[i], reasons[i], at[i] = e.CallID, e.Type, e.State, e.UnitID, e.Reason, e.At
+		actors[i] = e.Actor
 	}
-	t.queue("incident events", `INSERT INTO incident_events (call_id, at, type, state, unit_id, reason)
-		SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-		AS u(c, at, t, s, un, r, ord) ORDER BY u.ord`,
-		calls, at, types, states, units, reasons)
+	t.queue("incident events", `INSERT INTO incident_events (call_id, at, type, state, unit_id, reason, actor)
+		SELECT u.c, u.at, u.t, u.s, NULLIF(u.un, ''), u.r, NULLIF(u.a, '')
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
+		AS u(c, at, t, s, un, r, a, ord) ORDER BY u.ord`,
+		calls, at, types, states, units, reasons, actors)
 }
 
 func (t *Tx) upsertUnits(us []UnitRow) {
@@ -649,14 +651,14 @@ func (s *Store) CallDetail(ctx context.Context, id string) (CallDetail, error) {
 	if err != nil {
 		return d, fmt.Errorf("call %s assignments: %w", id, err)
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT at, type, state, coalesce(unit_id, ''), reason FROM incident_events
+	rows, err = s.Pool.Query(ctx, `SELECT at, type, state, coalesce(unit_id, ''), reason, coalesce(actor, '') FROM incident_events
 		WHERE call_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return d, fmt.Errorf("call %s: %w", id, err)
 	}
 	d.Events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRow, error) {
 		e := EventRow{CallID: id}
-		err := r.Scan(&e.At, &e.Type, &e.State, &e.UnitID, &e.Reason)
+		err := r.Scan(&e.At, &e.Type, &e.State, &e.UnitID, &e.Reason, &e.Actor)
 		return e, err
 	})
 	if err != nil {

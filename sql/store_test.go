@@ -228,7 +228,7 @@ func TestCapacityAndBookings(t *testing.T) {
 	rep := contract.CapacityReport{HospitalID: "H-xiehe", ReportedAt: at, Accepting: false,
 		Beds: map[string]contract.Beds{contract.BedEmergency: {Total: 100, Occupied: 77}}}
 	err := st.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.InsertCapacityReport(rep, "test"); err != nil {
+		if err := tx.InsertCapacityReport(rep, "test", ""); err != nil {
 			return err
 		}
 		// The enroute call C1 holds a bed at 协和; C2 was handed over there after the report.

@@ -32,6 +32,8 @@ func demoCmd(f *flags) func(context.Context) error {
 	f.DurationVar(&cfg.StatusEvery, "status", 5*time.Second, "status line period")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the synthetic calls and the simulated crews")
 	summary := f.String("summary", "", "write the summary JSON to this file at exit")
+	f.StringVar(&cfg.Credentials, "credentials", "", "write the demo's accounts (one per role) to this JSON file; default: a file in the demo's temporary directory")
+	f.DurationVar(&cfg.Dispatch.SessionTTL, "session-ttl", 12*time.Hour, "how long a console sign-in lasts")
 	f.rules(&cfg.Dispatch)
 	return func(ctx context.Context) error {
 		cfg.City, cfg.Logger = f.City, f.Log
@@ -52,6 +54,9 @@ func serveCmd(f *flags) func(context.Context) error {
 	f.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API address")
 	f.StringVar(&cfg.GroupID, "group", "ems120", "the service's name: one active process per name holds its lease and its consumer offsets")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 1500*time.Millisecond, "how long the active process's lease lasts unrenewed; a standby takes over after it")
+	f.DurationVar(&cfg.SessionTTL, "session-ttl", 12*time.Hour, "how long a console sign-in lasts")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve HTTPS only (with -tls-key)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
 	f.rules(&cfg)
 	return func(ctx context.Context) error {
 		if len(st.Brokers) == 0 || st.DSN == "" {

@@ -65,13 +65,16 @@ var commands = []command{
 	{"broker", "the embedded Kafka-protocol broker as a process of its own (-listen, -dir)", brokerCmd},
 	{"chaos", "fault injection with real processes: kill -9, PostgreSQL outages, SIGSTOP; then checks", chaosCmd},
 	{"check", "verify the record's invariants in -db; exits 1 when something is wrong", checkCmd},
+	{"user add", "add an account (-name, -role, -hospital for a reporter) to -db; prints its password and API token once", userAddCmd},
+	{"user disable", "disable an account (-name) in -db: its sessions end, its tokens stop working", userDisableCmd},
+	{"user list", "list the accounts in -db", userListCmd},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("ems120 — 120 emergency dispatch for a megacity\n\nUsage: ems120 <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.about)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.about)
 	}
 	b.WriteString("\nRun 'ems120 <command> -h' for a command's flags.\n")
 	return b.String()
@@ -86,10 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
+		words := len(strings.Fields(c.name)) // "user add" is a command of two words
+		if len(args) >= words && c.name == strings.Join(args[:words], " ") {
 			f := newFlags(c.name, getenv, stdout, stderr)
 			do := c.define(f)
-			if err := f.parse(args[1:]); err != nil {
+			if err := f.parse(args[words:]); err != nil {
 				return err
 			}
 			return do(ctx)

@@ -1,6 +1,8 @@
 // Calls to the ems120 HTTP API. Every error answer is JSON {error, field}; apiError keeps both
 // so a form can show the reason next to its field.
 
+import { session, expired } from './session.js';
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body && body.error ? body.error : `HTTP ${status}`);
@@ -11,6 +13,7 @@ export class ApiError extends Error {
 
 export async function api(method, path, body) {
   const opts = { method, headers: {} };
+  if (method !== 'GET') opts.headers['X-CSRF-Token'] = session.csrf;
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
@@ -18,6 +21,7 @@ export async function api(method, path, body) {
   const res = await fetch(path, opts);
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
+  if (res.status === 401) expired();
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }

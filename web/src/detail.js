@@ -3,6 +3,7 @@
 // change the destination.
 import { state, escalation } from './store.js';
 import { api } from './api.js';
+import { may } from './session.js';
 import { esc, dur, km, STATE_LABEL, kindLabel } from './fmt.js';
 import { tick } from './boards.js';
 
@@ -18,7 +19,7 @@ export async function loadDetail(id) {
   if (!id) return;
   try {
     const [call, cands] = await Promise.all([api('GET', `/v1/calls/${encodeURIComponent(id)}`).catch(() => null),
-      api('GET', `/v1/calls/${encodeURIComponent(id)}/candidates?n=6`).catch(() => ({ candidates: [] }))]);
+      may('dispatch') ? api('GET', `/v1/calls/${encodeURIComponent(id)}/candidates?n=6`).catch(() => ({ candidates: [] })) : { candidates: [] }]);
     if (loadedFor !== id) return;
     timeline = call ? call.events : [];
     candidates = cands.candidates;
@@ -38,7 +39,7 @@ function refreshCandidates() {
   clearTimeout(candTimer);
   candTimer = setTimeout(async () => {
     const id = state.selected;
-    if (!id || !state.incidents.has(id)) { renderDetail(); return; }
+    if (!id || !state.incidents.has(id) || !may('dispatch')) { renderDetail(); return; }
     try { candidates = (await api('GET', `/v1/calls/${encodeURIComponent(id)}/candidates?n=6`)).candidates; } catch (e) { candidates = []; }
     renderDetail();
   }, 150);
@@ -72,21 +73,21 @@ export function renderDetail() {
       <div>destination: ${hosp ? esc(hosp.name) : esc(a.hospital_id || '—')}</div>` : `<b>${esc(STATE_LABEL[inc.state])}</b> — no unit yet`}
       <div>state: <b class="s-${esc(inc.state)}">${esc(STATE_LABEL[inc.state] || inc.state)}</b>${inc.ack_deadline ? ` · <span class="ack" data-deadline="${esc(inc.ack_deadline)}"></span>` : ''}</div>
     </div>
-    <div class="commands">
+    <div class="commands needs-dispatch">
       <button data-cmd="accept" class="primary" ${inc.state === 'assigned' || inc.state === 'acknowledged' ? '' : 'disabled'}>Accept <kbd>A</kbd></button>
       <button data-cmd="ack" ${inc.state === 'assigned' ? '' : 'disabled'}>Crew ack <kbd>R</kbd></button>
       <button data-cmd="close">Close <kbd>X</kbd></button>
       <button data-cmd="cancel" class="danger">Cancel <kbd>C</kbd></button>
     </div>
     <div class="err" id="detail-error"></div>
-    <h3>Alternatives <small>(override: <kbd>1</kbd>–<kbd>6</kbd> with <kbd>O</kbd>, or click)</small></h3>
+    <div class="needs-dispatch"><h3>Alternatives <small>(override: <kbd>1</kbd>–<kbd>6</kbd> with <kbd>O</kbd>, or click)</small></h3>
     <table class="board alts"><thead><tr><th>#</th><th>Unit</th><th>Kind</th><th>ETA</th><th>Distance</th><th></th></tr></thead><tbody>
     ${candidates.filter((c) => !c.current).map((c, i) => `<tr data-unit-id="${esc(c.unit_id)}"><td>${i + 1}</td><td class="mono">${esc(c.unit_id)}</td><td>${esc(kindLabel(c.kind))}</td>
       <td>${dur(c.eta_s)}</td><td>${km(c.distance_m)}${c.within_standard ? '' : ' <span class="bad">›std</span>'}</td>
       <td><button data-override="${esc(c.unit_id)}">Send</button></td></tr>`).join('') || '<tr><td colspan="6" class="empty">no available unit within reach</td></tr>'}
     </tbody></table>
     <div class="dest"><label>Destination <select id="dest-select">${hospitalOptions(inc)}</select></label>
-      <button data-cmd="destination" ${inc.unit_id ? '' : 'disabled'}>Change <kbd>H</kbd></button></div>
+      <button data-cmd="destination" ${inc.unit_id ? '' : 'disabled'}>Change <kbd>H</kbd></button></div></div>
     ${timelineHTML()}`;
   p.querySelectorAll('[data-cmd]').forEach((b) => b.addEventListener('click', () => command(b.dataset.cmd)));
   p.querySelectorAll('[data-override]').forEach((b) => b.addEventListener('click', () => override(b.dataset.override)));
@@ -96,7 +97,8 @@ export function renderDetail() {
 function timelineHTML() {
   if (!timeline.length) return '';
   return `<h3>Timeline</h3><ol class="timeline">${timeline.map((e) => `<li class="t-${esc(e.type)}"><time>${new Date(e.at).toLocaleTimeString()}</time>
-    <b>${esc(e.type)}</b>${e.unit_id ? ' · ' + esc(e.unit_id) : ''}${e.reason ? ` <span class="reason">${esc(e.reason)}</span>` : ''}</li>`).join('')}</ol>`;
+    <b>${esc(e.type)}</b>${e.unit_id ? ' · ' + esc(e.unit_id) : ''}${e.reason ? ` <span class="reason">${esc(e.reason)}</span>` : ''}
+    ${e.actor ? `<span class="actor" title="by this account">by ${esc(e.actor)}</span>` : ''}</li>`).join('')}</ol>`;
 }
 
 function showError(err) {

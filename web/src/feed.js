@@ -3,6 +3,7 @@
 // another process took over), it sends a snapshot. The counters are for the health badge and
 // for tests: gaps counts events whose id did not follow the one before.
 import { applySnapshot, applyIncident, applyUnits, applyPositions, setHospitals, state, changed } from './store.js';
+import { expired } from './session.js';
 
 export const feed = { events: 0, snapshots: 0, gaps: 0, reconnects: 0, lastId: '', status: 'connecting', lastAt: 0 };
 const handlers = [];
@@ -45,9 +46,12 @@ export function connect() {
   es = new EventSource(url);
   es.onopen = () => setStatus('live');
   es.onerror = () => {
-    if (es.readyState === EventSource.CLOSED) { // the browser gave up: start again ourselves
+    if (es.readyState === EventSource.CLOSED) { // refused (a 401 after the session ended) or the browser gave up
       setStatus('down');
-      setTimeout(() => { feed.reconnects++; connect(); }, 2000);
+      fetch('/v1/session').then((r) => {
+        if (r.status === 401) { expired(); return; }
+        setTimeout(() => { feed.reconnects++; connect(); }, 2000);
+      }).catch(() => setTimeout(() => { feed.reconnects++; connect(); }, 2000));
     } else {
       feed.reconnects++;
       setStatus('reconnecting');

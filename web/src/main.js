@@ -11,11 +11,13 @@ import { setupNewCall, openNewCall, mapClicked, takePending, setupCapacity } fro
 import { renderAnalyst } from './analyst.js';
 import { raise, alerts } from './alert.js';
 import { api } from './api.js';
+import { startSession, may, session, signOut } from './session.js';
+import { setupAudit, renderAudit } from './audit.js';
 
 const KEYS = [
   ['N', 'new call'], ['J / ↓', 'next call'], ['K / ↑', 'previous call'], ['A', 'accept the recommendation (unit en route)'],
   ['O then 1–6', 'override: send alternative n'], ['R', 'crew acknowledged (by radio)'], ['H', 'change the destination'],
-  ['X', 'close the call'], ['C', 'cancel the call'], ['1 / 2 / 3', 'dispatch / hospitals / analyst'],
+  ['X', 'close the call'], ['C', 'cancel the call'], ['1 / 2 / 3 / 4', 'dispatch / hospitals / analyst / audit'],
   ['M', 'mute or unmute the alert tone'], ['?', 'this list'], ['Esc', 'close a dialog'],
 ];
 
@@ -41,11 +43,14 @@ function move(step) {
 }
 
 function showView(v) {
+  if ((v === 'dispatch' || v === 'analyst') && !may('read')) return;
+  if (v === 'audit' && !may('accounts')) return;
   view = v;
   document.querySelectorAll('.view').forEach((s) => s.classList.toggle('on', s.id === `view-${v}`));
   document.querySelectorAll('#views button').forEach((b) => b.classList.toggle('on', b.dataset.view === v));
   if (v === 'hospitals') { capacity.options(); capacity.fill(); renderHospitalBoard(); }
   if (v === 'analyst') renderAnalyst();
+  if (v === 'audit') renderAudit();
 }
 
 function renderKPIs() {
@@ -122,23 +127,41 @@ function onKey(e) {
   if (k === 'Escape') { document.querySelectorAll('dialog[open]').forEach((d) => d.close()); overrideMode = false; return; }
   if (overrideMode && /^[1-6]$/.test(k)) { overrideMode = false; overrideByRank(Number(k)); e.preventDefault(); return; }
   overrideMode = false;
+  const commands = may('dispatch') ? {
+    n: () => openNewCall(), a: () => command('accept'), r: () => command('ack'), x: () => command('close'),
+    c: () => command('cancel'), h: () => command('destination'), o: () => { overrideMode = true; },
+  } : {};
   const act = {
-    n: () => openNewCall(), j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
-    a: () => command('accept'), r: () => command('ack'), x: () => command('close'), c: () => command('cancel'),
-    h: () => command('destination'), o: () => { overrideMode = true; }, m: () => { alerts.muted = !alerts.muted; },
-    '?': () => document.getElementById('keys').showModal(),
-    1: () => showView('dispatch'), 2: () => showView('hospitals'), 3: () => showView('analyst'),
+    ...commands, j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+    m: () => { alerts.muted = !alerts.muted; }, '?': () => document.getElementById('keys').showModal(),
+    1: () => showView('dispatch'), 2: () => showView('hospitals'), 3: () => showView('analyst'), 4: () => showView('audit'),
   }[k.length === 1 ? k.toLowerCase() : k];
   if (act) { e.preventDefault(); act(); }
 }
 
 let capacity;
 
+// startReporter is a hospital reporter's console: their hospital's board and the report form,
+// refreshed every 15 s (a reporter has no live feed: it carries every call and unit).
+async function startReporter() {
+  const load = async () => { try { setHospitals(await api('GET', '/v1/hospitals')); } catch (e) { /* shown by the form */ } };
+  await load();
+  capacity = setupCapacity();
+  document.querySelectorAll('#views button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
+  showView('hospitals');
+  setInterval(() => { load(); document.getElementById('clock').textContent = new Date().toLocaleTimeString(); }, 15000);
+}
+
 async function start() {
+  await startSession();
+  window.emsConsole.session = session;
+  window.emsConsole.signOut = signOut;
+  if (!may('read')) { await startReporter(); return; }
   const city = await api('GET', '/v1/city');
   city.stationById = new Map(city.stations.map((s) => [s.id, s]));
   state.city = city;
   setHospitals(await api('GET', '/v1/hospitals'));
+  setupAudit();
   setupMap({ mapClick: (ll) => mapClicked(ll), incidentClick: select });
   setupUnitFilters(() => renderUnitBoard());
   setupNewCall();
