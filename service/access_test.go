@@ -3,14 +3,27 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ems120/ems120/service"
 )
 
 // who may use each route: "open" for anyone, else the roles that may. A reporter's hospital
@@ -310,5 +323,51 @@ func TestSignInLockout(t *testing.T) {
 	}
 	if code, _, _ := send(t, http.DefaultClient, "POST", base+"/v1/session", `{"name":"ghost","password":"wrong password!"}`); code != 429 {
 		t.Fatalf("an unknown name after 5 failures: %d, want 429 as for an account", code)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns their paths and a
+// pool that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ems120 test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// Under TLS (-tls-cert, -tls-key) the API answers HTTPS only, and the session cookie is Secure.
+func TestTLSSessionCookieIsSecure(t *testing.T) {
+	e := newEnv(t)
+	certFile, keyFile, pool := selfSigned(t)
+	r := e.startWith(service.Config{AckTimeout: -1, TLSCert: certFile, TLSKey: keyFile})
+	op := e.account("operator", "")
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	code, v, resp := send(t, c, "POST", "https://"+r.svc.HTTPAddr()+"/v1/session", `{"name":"`+op.Name+`","password":"`+op.Password+`"}`)
+	if code != 200 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("sign-in over HTTPS: %d %v, cookies %v: want a Secure session cookie", code, v, resp.Cookies())
+	}
+	if resp, err := http.Get("http://" + r.svc.HTTPAddr() + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to the TLS port: %d, want it refused", resp.StatusCode)
+		}
 	}
 }

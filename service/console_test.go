@@ -37,6 +37,7 @@ func openConsole(t testing.TB, base string, who service.Credentials) *page {
 	p.do(chromedp.Navigate(base + "/"))
 	p.signIn(who.Name, who.Password)
 	p.wait(fmt.Sprintf(`window.emsConsole && emsConsole.session && emsConsole.session.name === %q`, who.Name))
+	p.wait(`getComputedStyle(document.getElementById('login')).display === 'none'`) // not over the console
 	if who.Role != "reporter" {
 		p.wait(`emsConsole.feed.snapshots >= 1 && document.querySelectorAll('#unit-board tbody tr').length > 0`)
 	}
@@ -73,7 +74,8 @@ func (p *page) wait(pred string) {
 		if err == nil {
 			return
 		}
-		if ctx.Err() == nil && (strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "context was destroyed")) {
+		if ctx.Err() == nil && (strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "context was destroyed") ||
+			strings.Contains(err.Error(), "Cannot find context")) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -296,10 +298,16 @@ func TestConsoleSignInAndOut(t *testing.T) {
 // to the sign-in form, saying why.
 func TestConsoleSessionExpires(t *testing.T) {
 	e := newEnv(t)
-	r := e.startWith(service.Config{AckTimeout: -1, SessionTTL: 8 * time.Second})
+	r := e.startWith(service.Config{AckTimeout: -1, SessionTTL: 12 * time.Second})
 	sup := e.account("supervisor", "")
+	send(t, e.as("analyst"), "POST", "http://"+r.svc.HTTPAddr()+"/v1/calls", `{"call_id":"REFUSED-1","lat":30.59,"lng":114.3,"priority":2,"category":"trauma"}`)
 	p := openConsole(t, "http://"+r.svc.HTTPAddr(), sup)
 	p.wait(`emsConsole.feed.status === 'live'`)
+	// The supervisor's audit view lists the analyst's refused command and this sign-in.
+	p.key("4")
+	p.wait(`[...document.querySelectorAll('#audit-board tbody tr.refused')].some((r) => r.textContent.includes('t-analyst') && r.textContent.includes('403'))
+		&& document.querySelector('#audit-board tbody').textContent.includes('POST /v1/session')`)
+	p.shot("audit")
 	p.wait(`!document.getElementById('login').hidden && document.querySelector('#login .err').textContent.includes('expired')`)
 	p.shot("session-expired")
 	if code := eval[int](p, `fetch('/v1/calls').then((r) => r.status)`); code != http.StatusUnauthorized {

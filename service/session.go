@@ -49,6 +49,12 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusTooManyRequests, l.Error())
 		return
 	}
+	select {
+	case s.auth.slots <- struct{}{}:
+		defer func() { <-s.auth.slots }()
+	case <-r.Context().Done():
+		return
+	}
 	a, err := s.store.AccountByName(r.Context(), body.Name)
 	switch {
 	case errors.Is(err, sql.ErrNotFound):
@@ -96,12 +102,8 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, a sql.Acc
 func (s *Service) getSession(w http.ResponseWriter, r *http.Request) {
 	id := identityOf(r)
 	v := sessionView{Name: id.Name, Role: string(id.Role), HospitalID: id.HospitalID, Via: id.Via, CSRFToken: id.CSRF}
-	if id.Via == "session" {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if h, err := s.holder(r.Context(), access.SecretHash(c.Value), "session"); err == nil {
-				v.ExpiresAt = &h.ExpiresAt
-			}
-		}
+	if !id.Expires.IsZero() {
+		v.ExpiresAt = &id.Expires
 	}
 	writeJSON(w, http.StatusOK, v)
 }

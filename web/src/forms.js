@@ -43,7 +43,13 @@ export function openNewCall() {
   form.lat.focus();
 }
 
-export function takePending() { const p = pendingSelect; pendingSelect = null; return p; }
+// takePending returns the call just placed once the board has it (and forgets it then).
+export function takePending(has) {
+  if (!pendingSelect || !has(pendingSelect)) return null;
+  const p = pendingSelect;
+  pendingSelect = null;
+  return p;
+}
 
 export function mapClicked(ll) {
   const d = dialog();

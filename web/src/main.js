@@ -99,11 +99,8 @@ onChange((d) => {
     readyAt = performance.now();
     window.emsConsole.readyAt = readyAt;
   }
-  const pending = d.has('calls') && takePending();
-  if (pending) {
-    if (state.incidents.has(pending)) select(pending);
-    else setTimeout(() => { if (state.incidents.has(pending)) select(pending); }, 300);
-  }
+  const pending = d.has('calls') && takePending((id) => state.incidents.has(id));
+  if (pending) select(pending);
 });
 
 onFeedEvent((name, data) => {
@@ -149,7 +146,8 @@ async function startReporter() {
   capacity = setupCapacity();
   document.querySelectorAll('#views button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
   showView('hospitals');
-  setInterval(() => { load(); document.getElementById('clock').textContent = new Date().toLocaleTimeString(); }, 15000);
+  setInterval(load, 15000);
+  setInterval(() => { document.getElementById('clock').textContent = new Date().toLocaleTimeString(); }, 1000);
 }
 
 async function start() {
@@ -168,8 +166,10 @@ async function start() {
   capacity = setupCapacity();
   document.getElementById('new-call-btn').addEventListener('click', openNewCall);
   document.querySelectorAll('#views button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
-  document.getElementById('keys-table').innerHTML = KEYS.map(([k, w]) => `<tr><td><kbd>${k}</kbd></td><td>${w}</td></tr>`).join('');
-  document.getElementById('keys-line').innerHTML = KEYS.slice(0, 11).map(([k, w]) => `<span><kbd>${k}</kbd> ${w}</span>`).join('');
+  const commandKeys = ['N', 'A', 'O then 1–6', 'R', 'H', 'X', 'C'];
+  const keys = may('dispatch') ? KEYS : KEYS.filter(([k]) => !commandKeys.includes(k));
+  document.getElementById('keys-table').innerHTML = keys.map(([k, w]) => `<tr><td><kbd>${k}</kbd></td><td>${w}</td></tr>`).join('');
+  document.getElementById('keys-line').innerHTML = keys.slice(0, 11).map(([k, w]) => `<span><kbd>${k}</kbd> ${w}</span>`).join('');
   document.addEventListener('keydown', onKey);
   setInterval(() => {
     tick();
