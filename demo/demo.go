@@ -56,25 +56,25 @@ func Run(ctx context.Context, cfg Config) (results.Summary, error) {
 		return results.Summary{}, err
 	}
 	defer st.Close()
-	runCtx := ctx
-	if cfg.Duration > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-	}
 	scfg := cfg.Dispatch
 	scfg.HTTPAddr, scfg.City, scfg.Logger = cfg.HTTPAddr, cfg.City, cfg.Logger
-	svc, err := st.NewService(runCtx, scfg)
+	svc, err := st.NewService(ctx, scfg)
 	if err != nil {
 		return results.Summary{}, err
 	}
-	creds, cleanup, err := seedAccounts(runCtx, st.DSN, cfg.Credentials, cfg.City)
+	creds, cleanup, err := seedAccounts(ctx, st.DSN, cfg.Credentials, cfg.City)
 	if err != nil {
 		return results.Summary{}, err
 	}
 	defer cleanup()
 	if cfg.Status != nil {
 		fmt.Fprintf(cfg.Status, "ems120 demo: sign in as operator, supervisor, reporter or analyst; passwords and API tokens in %s\n", creds)
+	}
+	runCtx := ctx // -duration is the play's: it starts once the service and the accounts are ready
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
 	}
 	started := time.Now()
 	if err := cfg.play(runCtx, st.Brokers, svc); err != nil {
