@@ -63,6 +63,9 @@ var grants = map[Role][]Permission{
 // Allows says whether role r may do what p covers.
 func (r Role) Allows(p Permission) bool { return slices.Contains(grants[r], p) }
 
+// Permissions lists what r may do.
+func (r Role) Permissions() []Permission { return slices.Clone(grants[r]) }
+
 // HospitalScoped says whether r acts for one hospital only.
 func (r Role) HospitalScoped() bool { return r == Reporter }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/internal/tmpdir"
 	"github.com/ems120/ems120/service"
-	"github.com/ems120/ems120/sql"
 )
 
 // seedAccounts gives the demo one account per role, named after it, with fresh secrets (a
@@ -19,19 +18,14 @@ import (
 // hospital. The credentials go to path as a JSON list, readable by its owner only; with no
 // path, to a file in a temporary directory that is removed when the demo stops. It returns
 // the file and a function that removes what it made.
-func seedAccounts(ctx context.Context, dsn, path string, c *city.City) (string, func(), error) {
-	st, err := sql.Open(ctx, dsn)
-	if err != nil {
-		return "", nil, err
-	}
-	defer st.Close()
+func seedAccounts(ctx context.Context, svc *service.Service, path string, c *city.City) (string, func(), error) {
 	creds := make([]service.Credentials, 0, len(access.Roles))
 	for _, r := range access.Roles {
 		hospital := ""
 		if r == access.Reporter && len(c.Hospitals) > 0 {
 			hospital = c.Hospitals[0].ID
 		}
-		cr, err := service.AddAccount(ctx, st, string(r), string(r), hospital, "demo", true)
+		cr, err := svc.AddAccount(ctx, string(r), string(r), hospital, "demo", true)
 		if err != nil {
 			return "", nil, fmt.Errorf("demo account %s: %w", r, err)
 		}

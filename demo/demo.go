@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config) (results.Summary, error) {
 	if err != nil {
 		return results.Summary{}, err
 	}
-	creds, cleanup, err := seedAccounts(ctx, st.DSN, cfg.Credentials, cfg.City)
+	creds, cleanup, err := seedAccounts(ctx, svc, cfg.Credentials, cfg.City)
 	if err != nil {
 		return results.Summary{}, err
 	}

@@ -47,11 +47,7 @@ func AddAccount(ctx context.Context, store *sql.Store, name, role, hospitalID, c
 		return Credentials{}, err
 	}
 	a := sql.Account{Name: c.Name, Role: c.Role, HospitalID: c.HospitalID, PasswordHash: hash, CreatedBy: createdBy}
-	add := store.AddAccount
-	if reseed {
-		add = store.UpsertAccount
-	}
-	if _, err := add(ctx, a, access.SecretHash(c.Token)); err != nil {
+	if _, err := store.AddAccount(ctx, a, access.SecretHash(c.Token), reseed); err != nil {
 		return Credentials{}, err
 	}
 	return c, nil

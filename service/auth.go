@@ -152,10 +152,24 @@ func (s *Service) holder(ctx context.Context, hash []byte, via string) (sql.Hold
 	case err != nil:
 		return h, fmt.Errorf("%w: %w", errUnchecked, err)
 	}
-	s.auth.mu.Lock()
-	s.auth.cache[string(hash)] = cached{holder: h, via: via, checked: now}
-	s.auth.mu.Unlock()
+	s.auth.remember(hash, cached{holder: h, via: via, checked: now})
 	return h, nil
+}
+
+// remember caches a checked credential. Past 1,024 entries it first drops those no longer of
+// use — expired, or checked longer ago than a stale token may be believed — so that a
+// process up for months does not keep every session it ever saw.
+func (a *auth) remember(hash []byte, c cached) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= 1024 {
+		for k, e := range a.cache {
+			if c.checked.Sub(e.checked) > staleTokenFor || (!e.holder.ExpiresAt.IsZero() && !c.checked.Before(e.holder.ExpiresAt)) {
+				delete(a.cache, k)
+			}
+		}
+	}
+	a.cache[string(hash)] = c
 }
 
 // authorize applies a route's rule to an identified caller; nil when it may go ahead.

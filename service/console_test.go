@@ -241,6 +241,9 @@ func TestConsoleHospitalAndAnalystViews(t *testing.T) {
 	an := e.account("analyst", "")
 	p.signIn(an.Name, an.Password)
 	p.wait(`window.emsConsole && emsConsole.session && emsConsole.session.role === 'analyst' && emsConsole.feed.snapshots >= 1`)
+	if shown := eval[bool](p, `document.getElementById('new-call-btn').offsetParent !== null`); shown {
+		t.Fatal("an analyst sees the New call button")
+	}
 	p.key("3")
 	p.wait(`document.querySelectorAll('#analyst .tiles div').length >= 6 && document.querySelectorAll('#analyst table').length >= 3`)
 	p.shot("analyst")

@@ -19,8 +19,17 @@ type sessionView struct {
 	Role       string     `json:"role"`
 	HospitalID string     `json:"hospital_id,omitempty"`
 	Via        string     `json:"via"`                  // "session" or "token"
+	May        []string   `json:"may"`                  // the role's permissions: what the console shows
 	CSRFToken  string     `json:"csrf_token,omitempty"` // a session's: send it as X-CSRF-Token on every POST and DELETE
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+}
+
+func permissions(r access.Role) []string {
+	out := []string{}
+	for _, p := range r.Permissions() {
+		out = append(out, string(p))
+	}
+	return out
 }
 
 // errSignIn is the one answer to a wrong name, a wrong password and a disabled account.
@@ -94,14 +103,15 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, a sql.Acc
 	s.writeAudit(r.Context(), sql.AuditEntry{Actor: a.Name, Role: a.Role, Action: "POST /v1/session", Status: http.StatusOK,
 		Address: clientAddress(r)})
 	writeJSON(w, http.StatusOK, sessionView{Name: a.Name, Role: a.Role, HospitalID: a.HospitalID, Via: "session",
-		CSRFToken: csrf, ExpiresAt: &expires})
+		May: permissions(access.Role(a.Role)), CSRFToken: csrf, ExpiresAt: &expires})
 }
 
 // getSession is GET /v1/session: who the credentials belong to (and the session's CSRF token,
 // for a console page that was reloaded).
 func (s *Service) getSession(w http.ResponseWriter, r *http.Request) {
 	id := identityOf(r)
-	v := sessionView{Name: id.Name, Role: string(id.Role), HospitalID: id.HospitalID, Via: id.Via, CSRFToken: id.CSRF}
+	v := sessionView{Name: id.Name, Role: string(id.Role), HospitalID: id.HospitalID, Via: id.Via,
+		May: permissions(id.Role), CSRFToken: id.CSRF}
 	if !id.Expires.IsZero() {
 		v.ExpiresAt = &id.Expires
 	}

@@ -26,17 +26,21 @@ type Account struct {
 var ErrAccountExists = errors.New("an account with that name exists")
 
 // AddAccount stores a new account with its first API token (stored as tokenHash) and returns
-// its id. A taken name is ErrAccountExists; an unknown hospital or a name the schema refuses
-// is an error naming it.
-func (s *Store) AddAccount(ctx context.Context, a Account, tokenHash []byte) (int64, error) {
+// its id. A taken name is ErrAccountExists — unless reseed, which gives the existing account
+// this role, hospital and password, enables it and adds the token (the demo's accounts). An
+// unknown hospital or a name the schema refuses is an error naming it.
+func (s *Store) AddAccount(ctx context.Context, a Account, tokenHash []byte, reseed bool) (int64, error) {
+	q := `INSERT INTO accounts (name, role, hospital_id, password_hash, created_by) VALUES ($1, $2, NULLIF($3, ''), $4, $5)`
+	if reseed {
+		q += ` ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, hospital_id = EXCLUDED.hospital_id,
+			password_hash = EXCLUDED.password_hash, disabled = false`
+	}
 	var id int64
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO accounts (name, role, hospital_id, password_hash, created_by)
-			VALUES ($1, $2, NULLIF($3, ''), $4, $5) RETURNING id`, a.Name, a.Role, a.HospitalID, a.PasswordHash, a.CreatedBy).Scan(&id)
-		if err != nil {
+		if err := tx.QueryRow(ctx, q+` RETURNING id`, a.Name, a.Role, a.HospitalID, a.PasswordHash, a.CreatedBy).Scan(&id); err != nil {
 			return accountError(err, a)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO api_tokens (hash, account_id) VALUES ($1, $2)`, tokenHash, id)
+		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (hash, account_id) VALUES ($1, $2)`, tokenHash, id)
 		return err
 	})
 	return id, err
@@ -58,25 +62,6 @@ func accountError(err error, a Account) error {
 		return fmt.Errorf("role %q with hospital %q: a reporter needs a hospital, and only a reporter has one", a.Role, a.HospitalID)
 	}
 	return err
-}
-
-// UpsertAccount adds the account or, when the name exists, gives it this role, hospital and
-// password, enables it and adds the token: for seeding the demo's accounts again.
-func (s *Store) UpsertAccount(ctx context.Context, a Account, tokenHash []byte) (int64, error) {
-	var id int64
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO accounts (name, role, hospital_id, password_hash, created_by)
-			VALUES ($1, $2, NULLIF($3, ''), $4, $5)
-			ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, hospital_id = EXCLUDED.hospital_id,
-				password_hash = EXCLUDED.password_hash, disabled = false
-			RETURNING id`, a.Name, a.Role, a.HospitalID, a.PasswordHash, a.CreatedBy).Scan(&id)
-		if err != nil {
-			return accountError(err, a)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO api_tokens (hash, account_id) VALUES ($1, $2)`, tokenHash, id)
-		return err
-	})
-	return id, err
 }
 
 // DisableAccount disables the named account and ends its sessions; its tokens stop working

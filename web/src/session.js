@@ -2,16 +2,11 @@
 // sign-in form, and a good sign-in reloads the page into the console. The session's CSRF token
 // goes with every state-changing request (api.js). A 401 later means the session expired or was
 // ended: the sign-in form comes back, saying so.
-export const session = { name: '', role: '', hospital_id: '', csrf: '' };
+export const session = { name: '', role: '', hospital_id: '', csrf: '', may: [] };
 
-// may says whether the signed-in role may do what a part of the page needs.
-export function may(what) {
-  const grants = {
-    dispatch: ['operator', 'supervisor'], read: ['operator', 'supervisor', 'analyst'],
-    report: ['reporter'], accounts: ['supervisor'],
-  };
-  return (grants[what] || []).includes(session.role);
-}
+// may says whether the signed-in role may do what a part of the page needs: the server's own
+// list of the role's permissions (GET /v1/session), so the page keeps no copy of the rules.
+export function may(what) { return session.may.includes(what); }
 
 export function showSignIn(message) {
   document.body.classList.add('signed-out');
@@ -59,8 +54,8 @@ export async function startSession() {
   if (res.status === 401) { showSignIn(''); return new Promise(() => {}); }
   if (!res.ok) throw new Error(`GET /v1/session: HTTP ${res.status}`);
   const s = await res.json();
-  Object.assign(session, { name: s.name, role: s.role, hospital_id: s.hospital_id || '', csrf: s.csrf_token || '' });
-  document.body.dataset.role = s.role;
+  Object.assign(session, { name: s.name, role: s.role, hospital_id: s.hospital_id || '', csrf: s.csrf_token || '', may: s.may });
+  s.may.forEach((p) => document.body.classList.add(`may-${p}`)); // style.css hides what a role may not use
   document.body.classList.remove('signed-out');
   document.getElementById('who').textContent = `${s.name} · ${s.role}${s.hospital_id ? ' · ' + s.hospital_id : ''}`;
   document.getElementById('sign-out').addEventListener('click', signOut);
