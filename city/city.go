@@ -273,3 +273,21 @@ func NewDistrict(code, name string, population int, central bool, area *geom.Mul
 	d.setArea(area)
 	return d, nil
 }
+
+// FleetRatios are a fleet's ratios in China's 2020 pre-hospital guidance: ambulances per
+// 30,000 residents (target 1), and the share of negative-pressure units, percent (target 40).
+func FleetRatios(kinds []contract.UnitKind, population int) (per30k, negativePressurePct float64) {
+	np := 0
+	for _, k := range kinds {
+		if k == contract.KindNegativePressure {
+			np++
+		}
+	}
+	if population > 0 {
+		per30k = float64(len(kinds)) / (float64(population) / 30000)
+	}
+	if len(kinds) > 0 {
+		negativePressurePct = 100 * float64(np) / float64(len(kinds))
+	}
+	return per30k, negativePressurePct
+}

@@ -20,6 +20,7 @@ const (
 	TopicEvents      = "ems.events"      // key: call id; the incident event log
 	TopicDeadLetter  = "ems.deadletter"  // key: the original key
 	TopicCoverage    = "ems.coverage"    // key: "wuhan" (the city); move-up advice
+	TopicAlerts      = "ems.alerts"      // key: the cluster id; fever-call cluster alerts
 )
 
 // Category is what the call is about, as classified at intake.
@@ -227,4 +228,23 @@ type DeadLetter struct {
 	Value       string    `json:"value"`
 	ValueBase64 []byte    `json:"value_base64"`
 	At          time.Time `json:"at"`
+}
+
+// Alert is a fever-call cluster alert on ems.alerts: the cells (or the district) whose
+// fever and infectious calls over the last WindowHours exceed what their baseline expects.
+// A cluster keeps its id while it alerts hour after hour; each hour's alert replaces the
+// last for that id.
+type Alert struct {
+	AlertID     string    `json:"alert_id"`
+	Method      string    `json:"method"` // "ears_c2" or "cusum"
+	Level       string    `json:"level"`  // "cell" (H3 cells merged by adjacency) or "district"
+	Cells       []string  `json:"cells,omitempty"`
+	District    string    `json:"district,omitempty"`
+	Observed    float64   `json:"observed"`  // calls in the window, summed over the cluster
+	Expected    float64   `json:"expected"`  // the baseline's mean, summed likewise
+	Threshold   float64   `json:"threshold"` // C2: the count that had to be exceeded; CUSUM: the sum's limit
+	Score       float64   `json:"score"`     // C2: the count; CUSUM: the sum reached
+	FirstHour   time.Time `json:"first_hour"`
+	Hour        time.Time `json:"hour"` // the hour just tested (its start)
+	WindowHours int       `json:"window_hours"`
 }

@@ -3,8 +3,6 @@ package dispatch
 import (
 	"errors"
 	"fmt"
-
-	"github.com/ems120/ems120/contract"
 )
 
 // Check verifies the engine's invariants and returns every violation found:
@@ -69,7 +67,7 @@ func (e *Engine) Check() error {
 	}
 	for id, h := range e.units {
 		u := e.at(h)
-		want := u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero()
+		want := u.Dispatchable()
 		if got := e.index.Contains(u.handle); got != want {
 			errs = append(errs, fmt.Errorf("unit %s (%s, call %q, flagged %v) in the dispatch index: %v", id, u.Status, u.CallID, !u.FlaggedAt.IsZero(), got))
 		}

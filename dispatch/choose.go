@@ -152,7 +152,7 @@ func (e *Engine) assign(inc *Incident, u *Unit, distM float64, eta time.Duration
 // serveQueue gives a unit that just became available to the first queued call (by priority,
 // then age) within MaxRadiusM of it.
 func (e *Engine) serveQueue(u *Unit, now time.Time) []Event {
-	if u.Status != contract.StatusAvailable || u.CallID != "" || !u.FlaggedAt.IsZero() {
+	if !u.Dispatchable() {
 		return nil
 	}
 	for _, inc := range e.queue {

@@ -72,6 +72,7 @@ const (
 	DefaultMaxRadiusM      = 40_000
 	DefaultAckTimeout      = 60 * time.Second
 	DefaultPreemptSaving   = 3 * time.Minute
+	DefaultDecontamination = 30 * time.Minute
 )
 
 // Config holds the dispatch rules.
@@ -86,6 +87,9 @@ type Config struct {
 	// default; the lower call is dispatched again, never lost.
 	Preempt       bool
 	PreemptSaving time.Duration // default 3 min
+	// Decontamination is how long a unit that carried a fever or infectious patient stays out
+	// of dispatch after the call closes; default 30 min, < 0 none.
+	Decontamination time.Duration
 	// Hospitals chooses each call's destination and keeps its bed; nil leaves hospital_id
 	// empty.
 	Hospitals Destinations
@@ -115,7 +119,16 @@ type Unit struct {
 	// flagged unit is not dispatched again until it reports (a ping sent after this time).
 	PingAt   time.Time // time of the last ping applied
 	StatusAt time.Time // when Status last changed
-	handle   int32
+	// DeconUntil is when the unit's decontamination ends, after carrying a fever or
+	// infectious patient; zero when it is not being decontaminated.
+	DeconUntil time.Time
+	handle     int32
+}
+
+// Dispatchable reports whether the unit may be sent to a call: available, serving nothing,
+// not flagged, not being decontaminated.
+func (u *Unit) Dispatchable() bool {
+	return u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero() && u.DeconUntil.IsZero()
 }
 
 // Incident is one call's life in the engine.
@@ -142,6 +155,7 @@ type Engine struct {
 	changed    map[string]struct{} // units whose state changed since the last DrainDirty
 	moved      map[string]struct{} // units that only moved since the last DrainDirty(true)
 	flagged    int                 // units with FlaggedAt set
+	decon      map[string]struct{} // units with DeconUntil set
 }
 
 // New returns an engine with no units and no incidents.
@@ -161,6 +175,9 @@ func New(cfg Config) *Engine {
 	if cfg.AckTimeout == 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
+	if cfg.Decontamination == 0 {
+		cfg.Decontamination = DefaultDecontamination
+	}
 	if cfg.PreemptSaving == 0 {
 		cfg.PreemptSaving = DefaultPreemptSaving
 	}
@@ -173,6 +190,7 @@ func New(cfg Config) *Engine {
 		finished:   newFinishedSet(100_000),
 		changed:    make(map[string]struct{}),
 		moved:      make(map[string]struct{}),
+		decon:      make(map[string]struct{}),
 	}
 	// Equally near units: the smaller id goes first, so decisions do not depend on the order
 	// units were loaded in.
@@ -205,6 +223,9 @@ func (e *Engine) AddUnit(u Unit) error {
 	e.units[u.ID] = h
 	if !nu.FlaggedAt.IsZero() {
 		e.flagged++
+	}
+	if !nu.DeconUntil.IsZero() {
+		e.decon[nu.ID] = struct{}{}
 	}
 	e.markChanged(nu)
 	e.reindex(nu)
@@ -324,7 +345,7 @@ func (e *Engine) markMoved(u *Unit)   { e.moved[u.ID] = struct{}{} }
 // reindex keeps the indexes equal to their definitions: index holds the units that may be
 // dispatched; preemptive holds those on their way to a priority 3–4 call.
 func (e *Engine) reindex(u *Unit) {
-	if u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero() {
+	if u.Dispatchable() {
 		e.index.Update(u.handle, u.Pos)
 	} else {
 		e.index.Remove(u.handle)
@@ -436,12 +457,13 @@ func (e *Engine) Queue() []Incident {
 
 // Stats counts the engine's state.
 type Stats struct {
-	Units, Available, Flagged, Live, Queued int
+	Units, Available, Flagged, Live, Queued, Decontaminating int
 }
 
 // Stats returns the current counts.
 func (e *Engine) Stats() Stats {
-	return Stats{Units: len(e.units), Available: e.index.Len(), Flagged: e.flagged, Live: len(e.incidents), Queued: len(e.queue)}
+	return Stats{Units: len(e.units), Available: e.index.Len(), Flagged: e.flagged, Live: len(e.incidents), Queued: len(e.queue),
+		Decontaminating: len(e.decon)}
 }
 
 // finishedSet remembers the last n finished call ids.

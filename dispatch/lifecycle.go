@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ems120/ems120/city"
@@ -146,6 +147,7 @@ func (e *Engine) setCall(u *Unit, callID string) {
 // queue.
 func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) []Event {
 	evs := []Event{{Type: EventType(to), At: now, CallID: inc.Call.CallID, UnitID: inc.UnitID, State: to, Reason: reason}}
+	carried := progress[inc.State] >= progress[StateTransporting] && inc.Call.NeedsIsolation()
 	inc.State = to
 	e.dequeue(inc)
 	delete(e.incidents, inc.Call.CallID)
@@ -155,6 +157,11 @@ func (e *Engine) finish(inc *Incident, to State, reason string, now time.Time) [
 	}
 	if u := e.unit(inc.UnitID); u != nil && u.CallID == inc.Call.CallID {
 		e.setCall(u, "")
+		if carried && e.cfg.Decontamination > 0 {
+			u.DeconUntil = now.Add(e.cfg.Decontamination)
+			e.decon[u.ID] = struct{}{}
+			evs[0].Reason = strings.TrimPrefix(reason+"; ", "; ") + "unit decontaminating until " + u.DeconUntil.UTC().Format(time.RFC3339)
+		}
 		if u.Status != contract.StatusOutOfService {
 			e.setStatus(u, contract.StatusAvailable, now)
 			evs = append(evs, e.serveQueue(u, now)...)
@@ -371,8 +378,9 @@ func (e *Engine) live(callID string) (*Incident, *Unit, error) {
 // (not dispatched again until it reports) and the call goes to the next best unit. Calls are
 // handled in deadline order.
 func (e *Engine) Tick(now time.Time) []Event {
+	evs := e.endDecontamination(now)
 	if e.cfg.AckTimeout < 0 {
-		return nil
+		return evs
 	}
 	var late []*Incident
 	for _, inc := range e.incidents {
@@ -383,7 +391,6 @@ func (e *Engine) Tick(now time.Time) []Event {
 	slices.SortFunc(late, func(a, b *Incident) int {
 		return cmp.Or(a.AssignedAt.Compare(b.AssignedAt), cmp.Compare(a.Call.CallID, b.Call.CallID))
 	})
-	var evs []Event
 	for _, inc := range late {
 		if inc.State != StateAssigned { // changed by an earlier escalation in this tick
 			continue
@@ -399,6 +406,28 @@ func (e *Engine) Tick(now time.Time) []Event {
 		e.markChanged(u)
 		evs = append(evs, e.detach(inc, u, EventAckTimeout,
 			fmt.Sprintf("no acknowledgement within %s", e.cfg.AckTimeout), ReasonNoAck, now)...)
+	}
+	return evs
+}
+
+// endDecontamination returns to dispatch the units whose decontamination has ended (in id
+// order), each taking the first queued call it can.
+func (e *Engine) endDecontamination(now time.Time) []Event {
+	var done []string
+	for id := range e.decon {
+		if u := e.unit(id); u != nil && !now.Before(u.DeconUntil) {
+			done = append(done, id)
+		}
+	}
+	slices.Sort(done)
+	var evs []Event
+	for _, id := range done {
+		u := e.unit(id)
+		delete(e.decon, id)
+		u.DeconUntil = time.Time{}
+		e.markChanged(u)
+		e.reindex(u)
+		evs = append(evs, e.serveQueue(u, now)...)
 	}
 	return evs
 }

@@ -37,6 +37,17 @@ type Summary struct {
 	TransportAddedSMean  *float64 `json:"transport_added_s_mean"`
 	CoveragePct          *float64 `json:"coverage_pct"`
 	DoubleCoveragePct    *float64 `json:"double_coverage_pct"`
+	// Surveillance (simulate): the injected cluster detected, how many hours after it began,
+	// and the alerts touching no injected cell.
+	OutbreakDetected   *bool    `json:"outbreak_detected"`
+	DetectionDelayH    *float64 `json:"detection_delay_h"`
+	FalseAlarms        *int     `json:"false_alarms"`
+	FalseAlarmsPerWeek *float64 `json:"false_alarms_per_week"`
+	// The KPIs of China's 2020 pre-hospital guidance, and decontamination.
+	EnRouteWithin3MinPct     *float64 `json:"en_route_within_3min_pct"`
+	AmbulancesPer30k         *float64 `json:"ambulances_per_30k"`
+	NegativePressurePct      *float64 `json:"negative_pressure_pct"`
+	DecontaminationUnitHours *float64 `json:"decontamination_unit_hours"`
 }
 
 // Write prints the summary as one JSON object.
@@ -86,6 +97,15 @@ func F(v float64) *float64 {
 		return nil
 	}
 	r := math.Round(v*10) / 10
+	return &r
+}
+
+// F2 returns a pointer to v rounded to 0.01, for ratios near 1.
+func F2(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	r := math.Round(v*100) / 100
 	return &r
 }
 

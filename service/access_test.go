@@ -55,6 +55,7 @@ var roleTable = map[string][]string{
 	"GET /v1/coverage":                 {"operator", "supervisor", "analyst"},
 	"GET /v1/coverage/moves":           {"operator", "supervisor", "analyst"},
 	"GET /v1/kpis":                     {"operator", "supervisor", "analyst"},
+	"GET /v1/alerts":                   {"operator", "supervisor", "analyst"},
 	"GET /v1/export/calls.csv":         {"operator", "supervisor", "analyst"},
 	"GET /v1/export/calls.geojson":     {"operator", "supervisor", "analyst"},
 	"GET /v1/hospitals":                {"operator", "supervisor", "reporter", "analyst"},

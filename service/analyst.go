@@ -43,6 +43,10 @@ func (s *Service) getKPIs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	byHour, err := s.store.ResponseByHour(r.Context(), since)
+	var guidance sql.Guidance
+	if err == nil {
+		guidance, err = s.store.GuidanceSince(r.Context(), since)
+	}
 	if err == nil {
 		var byDistrict []sql.ResponseRow
 		if byDistrict, err = s.store.ResponseByDistrict(r.Context(), since); err == nil {
@@ -50,7 +54,8 @@ func (s *Service) getKPIs(w http.ResponseWriter, r *http.Request) {
 			cov := s.cov.tracker.ByDistrict()
 			s.cov.mu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]any{"since": since, "now": s.liveStats(),
-				"by_hour": nonNil(byHour), "by_district": nonNil(byDistrict), "coverage_by_district": cov})
+				"by_hour": nonNil(byHour), "by_district": nonNil(byDistrict), "coverage_by_district": cov,
+				"guidance": s.guidanceNow(guidance)})
 			return
 		}
 	}

@@ -120,7 +120,7 @@ func unitRows(units []dispatch.Unit) []sql.UnitRow {
 	rows := make([]sql.UnitRow, len(units))
 	for i, u := range units {
 		rows[i] = sql.UnitRow{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status, CallID: u.CallID, Pos: u.Pos,
-			PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt}
+			PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt, DeconUntil: u.DeconUntil}
 	}
 	return rows
 }

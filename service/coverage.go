@@ -93,9 +93,7 @@ func (c *covState) reset(units []dispatch.Unit, now time.Time) {
 	}
 }
 
-func dispatchable(u dispatch.Unit) bool {
-	return u.Status == contract.StatusAvailable && u.CallID == "" && u.FlaggedAt.IsZero()
-}
+func dispatchable(u dispatch.Unit) bool { return u.Dispatchable() }
 
 func (c *covState) applyLocked(u dispatch.Unit) {
 	if dispatchable(u) {

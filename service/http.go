@@ -278,6 +278,9 @@ type unitView struct {
 	PingAt    *time.Time `json:"ping_at,omitempty"`
 	StatusAt  *time.Time `json:"status_at,omitempty"`  // since when it has this status
 	FlaggedAt *time.Time `json:"flagged_at,omitempty"` // silent after a dispatch: not dispatched until it reports
+	// DeconUntil: being decontaminated after a fever or infectious patient, not dispatched
+	// until then.
+	DeconUntil *time.Time `json:"decon_until,omitempty"`
 }
 
 func (s *Service) getUnits(w http.ResponseWriter, r *http.Request) {
@@ -305,6 +308,10 @@ func unitViewOf(u dispatch.Unit) unitView {
 	if !u.FlaggedAt.IsZero() {
 		t := u.FlaggedAt
 		v.FlaggedAt = &t
+	}
+	if !u.DeconUntil.IsZero() {
+		t := u.DeconUntil
+		v.DeconUntil = &t
 	}
 	return v
 }

@@ -274,6 +274,7 @@ func (s *Service) consume(ctx context.Context, t *term) error {
 	g.Go(func() error { return t.cap.Run(gctx, s.handleCapacity) })
 	g.Go(func() error { return s.tick(gctx) })
 	g.Go(func() error { return s.runCoverage(gctx) })
+	g.Go(func() error { return s.runSurveillance(gctx) })
 	g.Go(func() error { return s.runPositions(gctx) })
 	g.Go(func() error { return t.offsets.run(gctx, t.lose) })
 	g.Go(func() error { return s.heal(gctx) })

@@ -61,7 +61,7 @@ func (s *Service) liveOf(evs []dispatch.Event, units []sql.UnitRow) *liveRecord 
 	s.forgetEnded(evs)
 	for i, u := range units {
 		lr.units[i] = unitViewOf(dispatch.Unit{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Status: u.Status,
-			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt})
+			CallID: u.CallID, Pos: u.Pos, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt, DeconUntil: u.DeconUntil})
 	}
 	return lr
 }

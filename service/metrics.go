@@ -29,6 +29,7 @@ type metrics struct {
 	lag             *prometheus.GaugeVec
 	capacity        *prometheus.CounterVec
 	snapshots       prometheus.Counter
+	alerts          prometheus.Counter
 	active          prometheus.Gauge
 	takeovers       prometheus.Counter
 	takeoverSeconds prometheus.Histogram
@@ -61,6 +62,8 @@ func newMetrics() *metrics {
 			Help: "Messages published from the outbox."}),
 		snapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "ems_coverage_snapshots_total",
 			Help: "Coverage snapshots stored in PostgreSQL."}),
+		alerts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ems_alerts_total",
+			Help: "Fever-call cluster alerts recorded (one per cluster and hour)."}),
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ems_consumer_lag",
 		Help: "Messages on the topic not yet handled, as of the last batch."}, []string{"topic"})
@@ -75,7 +78,7 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.25, 1.5, 14)})
 	m.reg.MustRegister(m.active, m.takeovers, m.takeoverSeconds)
 	m.reg.MustRegister(m.calls, m.assigned, m.queuedEvents, m.withinStd, m.closed, m.rejected, m.pings,
-		m.stalePings, m.latency, m.published, m.lag, m.capacity, m.snapshots)
+		m.stalePings, m.latency, m.published, m.lag, m.capacity, m.snapshots, m.alerts)
 	return m
 }
 
@@ -180,4 +183,27 @@ func histogramQuantile(h prometheus.Histogram, q float64) float64 {
 		lower, prevCount = b.GetUpperBound(), count
 	}
 	return lower
+}
+
+// guidanceGauges registers the KPIs of China's 2020 pre-hospital guidance: the record's
+// shares over the last 24 hours (refreshed every minute) and the fleet's ratios now.
+func (m *metrics) guidanceGauges(g func() guidanceView) {
+	pct := func(p *float64) float64 {
+		if p == nil {
+			return math.NaN()
+		}
+		return *p
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_en_route_within_3min_pct", Help: "Calls of the last 24 h with a unit en route within 3 min of receipt (target 95)."},
+			func() float64 { return pct(g().EnRouteWithin3MinPct) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_within_5km_15min_pct", Help: "Calls of the last 24 h whose first unit was inside 5 km / 15 min."},
+			func() float64 { return pct(g().WithinStandardPct) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_ambulances_per_30k", Help: "Ambulances per 30,000 residents (target 1)."},
+			func() float64 { return g().AmbulancesPer30k }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_negative_pressure_pct", Help: "Share of the fleet that is negative-pressure (target 40)."},
+			func() float64 { return g().NegativePressurePct }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ems_units_decontaminating", Help: "Units being decontaminated after a fever or infectious patient."},
+			func() float64 { return float64(g().Decontaminating) }),
+	)
 }

@@ -69,6 +69,7 @@ func (s *Service) routes() []route {
 		{"GET /v1/coverage", needs(access.Read), hf(s.getCoverage)},
 		{"GET /v1/coverage/moves", needs(access.Read), hf(s.getMoves)},
 		{"GET /v1/kpis", needs(access.Read), hf(s.getKPIs)},
+		{"GET /v1/alerts", needs(access.Read), hf(s.getAlerts)},
 		{"GET /v1/export/calls.csv", needs(access.Read), hf(s.exportCallsCSV)},
 		{"GET /v1/export/calls.geojson", needs(access.Read), hf(s.exportCallsGeoJSON)},
 

@@ -35,6 +35,7 @@ import (
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/sql"
 	"github.com/ems120/ems120/streams"
+	"github.com/ems120/ems120/surveillance"
 	"github.com/ems120/ems120/web"
 )
 
@@ -55,8 +56,10 @@ type Config struct {
 	AckTimeout      time.Duration // < 0 disables acknowledgement escalation
 	Preempt         bool
 	PreemptSaving   time.Duration
-	MaxBatch        int           // messages per batch; default 1000
-	TickEvery       time.Duration // how often acknowledgement deadlines are checked; default 1 s
+	Decontamination time.Duration       // after a fever or infectious patient; default 30 min, < 0 none
+	Surveillance    surveillance.Config // the fever-call surveillance's rules
+	MaxBatch        int                 // messages per batch; default 1000
+	TickEvery       time.Duration       // how often acknowledgement deadlines are checked; default 1 s
 	// Hospitals holds the destination rules (policy, staleness, maximum transport, slack);
 	// its Travel is set by New.
 	Hospitals hospitals.Config
@@ -96,6 +99,7 @@ type Service struct {
 	cur       *term           // the term as the active service; nil on a standby
 	stale     error           // the engine could not be rebuilt after a failed write: nothing is decided
 	cov       *covState       // its own lock; fed from the decisions, never blocks them
+	guidance  guidanceCache   // the guidance KPIs of the last 24 h, for the metrics
 	area      *dispatch.Reach // the city's stations and the widest search radius: the service area
 	stats     atomic.Pointer[dispatch.Stats]
 
@@ -146,6 +150,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		defer s.mu.Unlock()
 		return len(s.hospitals.Overdue(s.cfg.Now()))
 	}, func() (float64, float64) { one, two, _ := s.cov.summary(); return one, two })
+	s.metrics.guidanceGauges(func() guidanceView { return s.guidanceNow(s.guidance.get()) })
 	if err := s.reload(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -247,6 +252,7 @@ func (s *Service) newEngine(reg *hospitals.Registry) *dispatch.Engine {
 		AckTimeout:      s.cfg.AckTimeout,
 		Preempt:         s.cfg.Preempt,
 		PreemptSaving:   s.cfg.PreemptSaving,
+		Decontamination: s.cfg.Decontamination,
 		Hospitals:       reg,
 	})
 }
@@ -301,7 +307,7 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 	}
 	for _, u := range units {
 		if err := e.AddUnit(dispatch.Unit{ID: u.ID, Kind: u.Kind, StationID: u.StationID, Pos: u.Pos, Status: u.Status,
-			CallID: u.CallID, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt}); err != nil {
+			CallID: u.CallID, PingAt: u.PingAt, StatusAt: u.StatusAt, FlaggedAt: u.FlaggedAt, DeconUntil: u.DeconUntil}); err != nil {
 			return fmt.Errorf("load fleet: %w", err)
 		}
 	}

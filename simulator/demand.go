@@ -142,14 +142,16 @@ func newGenerators(c *city.City, seed uint64) (gen, surge *Generator) {
 			surgeCity.Districts = append(surgeCity.Districts, d)
 		}
 	}
-	return NewGenerator(c, DefaultMix, seed, "S"), NewGenerator(&surgeCity, Mix{Priority: DefaultMix.Priority,
-		Category: map[contract.Category]float64{contract.CategoryFever: 1}, Infectious: DefaultMix.Infectious}, seed+1, "F")
+	return NewGenerator(c, DefaultMix, seed, "S"), NewGenerator(&surgeCity, feverMix, seed+1, "F")
 }
 
 // scheduleCalls draws the call streams, hour by hour: a Poisson stream per hour at that
 // hour's rate (memoryless, so restarting at each hour is exact), plus the surge's fever calls.
 // A replay's calls replace the measured hours' synthetic ones.
 func (s *sim) scheduleCalls() {
+	if s.cfg.Scenario == ScenarioOutbreak {
+		s.scheduleOutbreak()
+	}
 	for _, rc := range s.cfg.Replay {
 		c := rc.Call
 		s.at(s.cfg.Start.Add(rc.After), func() { s.receive(c) })

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"github.com/ems120/ems120/city"
 	"slices"
 
 	"github.com/ems120/ems120/contract"
@@ -81,6 +82,8 @@ func (s *sim) result() results.Sim {
 	if len(s.added) > 0 {
 		sum.TransportAddedSMean = results.F(mean(s.added))
 	}
+	s.guidanceFigures(&sum)
+	s.alertFigures(&sum)
 	return results.Sim{Summary: sum, FocusBed: s.focus, Samples: s.samples, Response: s.response}
 }
 
@@ -114,4 +117,28 @@ func mean(v []float64) float64 {
 		m += x
 	}
 	return m / float64(len(v))
+}
+
+// guidanceFigures are the KPIs of China's 2020 pre-hospital emergency guidance: calls with a
+// unit en route within 3 minutes of receipt (target 95%), ambulances per 30,000 residents
+// (target 1), the share of negative-pressure units (target 40%); and the unit-hours spent
+// in decontamination.
+func (s *sim) guidanceFigures(sum *results.Summary) {
+	within := 0
+	for _, sec := range s.enRouteS {
+		if sec <= 180 {
+			within++
+		}
+	}
+	if s.nMeasured > 0 {
+		sum.EnRouteWithin3MinPct = results.F(100 * float64(within) / float64(s.nMeasured))
+	}
+	kinds := make([]contract.UnitKind, len(s.cfg.City.Fleet))
+	for i, u := range s.cfg.City.Fleet {
+		kinds[i] = u.Kind
+	}
+	per30k, npPct := city.FleetRatios(kinds, s.cfg.City.Population())
+	sum.AmbulancesPer30k = results.F2(per30k)
+	sum.NegativePressurePct = results.F(npPct)
+	sum.DecontaminationUnitHours = results.F(s.deconH)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ems120/ems120/city"
@@ -16,13 +18,18 @@ import (
 	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/hospitals"
 	"github.com/ems120/ems120/results"
+	"github.com/ems120/ems120/surveillance"
 )
 
 // Scenarios of the simulator.
 const (
 	ScenarioNormal     = "normal"
 	ScenarioFeverSurge = "fever-surge"
+	ScenarioOutbreak   = "outbreak"
 )
+
+// Scenarios lists the scenarios, for flags and errors.
+var Scenarios = []string{ScenarioNormal, ScenarioFeverSurge, ScenarioOutbreak}
 
 const (
 	// warmUp is simulated before the measured hours, with the same demand and rules but no
@@ -36,15 +43,19 @@ const (
 
 // Config configures `ems120 simulate`.
 type Config struct {
-	City        *city.City
-	Scenario    string           // normal or fever-surge
-	Hours       float64          // simulated time; default 24
-	Seed        uint64           // same seed, same result
-	Hospitals   hospitals.Config // the destination rules (Policy: balanced by default); Travel is set here
-	Preempt     bool             // the dispatch policy: pre-emption on or off
-	CallsPerDay float64          // default DefaultCallsPerDay
-	Start       time.Time        // default 2026-11-28 00:00 in the city's time zone
-	Progress    io.Writer        // progress lines (stderr); nil for none
+	City      *city.City
+	Scenario  string           // one of Scenarios
+	Hours     float64          // simulated time; default 24
+	Seed      uint64           // same seed, same result
+	Hospitals hospitals.Config // the destination rules (Policy: balanced by default); Travel is set here
+	Preempt   bool             // the dispatch policy: pre-emption on or off
+	// Decontamination of a unit after a fever or infectious patient; default 30 min, < 0 none.
+	Decontamination time.Duration
+	Outbreak        Outbreak            // the outbreak scenario's cluster
+	Surveillance    surveillance.Config // the fever-call surveillance's rules
+	CallsPerDay     float64             // default DefaultCallsPerDay
+	Start           time.Time           // default 2026-11-28 00:00 in the city's time zone
+	Progress        io.Writer           // progress lines (stderr); nil for none
 	// Replay, when set, replaces the synthetic demand of the measured hours with these calls
 	// (the warm-up keeps its synthetic demand, to start from a city in its usual state).
 	Replay []ReplayCall
@@ -83,8 +94,13 @@ func (cfg *Config) defaults() error {
 	if cfg.Scenario == "" {
 		cfg.Scenario = ScenarioNormal
 	}
-	if cfg.Scenario != ScenarioNormal && cfg.Scenario != ScenarioFeverSurge {
-		return fmt.Errorf("unknown scenario %q (want %s or %s)", cfg.Scenario, ScenarioNormal, ScenarioFeverSurge)
+	if !slices.Contains(Scenarios, cfg.Scenario) {
+		return fmt.Errorf("unknown scenario %q (want one of %s)", cfg.Scenario, strings.Join(Scenarios, ", "))
+	}
+	if cfg.Scenario == ScenarioOutbreak {
+		if err := cfg.Outbreak.defaults(cfg.City); err != nil {
+			return err
+		}
 	}
 	if cfg.Hospitals.Policy == "" {
 		cfg.Hospitals.Policy = hospitals.PolicyBalanced
@@ -118,12 +134,18 @@ type sim struct {
 	focus      string
 	focusKinds []city.HospitalKind
 	cov        *coverage.Tracker
+	watch      *watch
+	// rngOutbreak places the outbreak's calls: a stream of its own, so that the other
+	// scenarios draw exactly what they drew before it existed.
+	rngOutbreak *rand.Rand
 
 	calls     map[string]contract.Call
 	nMeasured int
 	assigned  map[string]bool
 	arrived   map[string]bool
 	firstDist map[string]int
+	enRouteS  map[string]float64 // measured calls: receipt → first unit en route, seconds
+	deconH    float64            // unit-hours of decontamination within the measured hours
 	response  []float64
 	overflow  int
 	added     []float64
@@ -141,6 +163,7 @@ func newSim(cfg Config, loc *time.Location) (*sim, error) {
 		now:    cfg.Start.Add(-warmUp), end: cfg.Start.Add(time.Duration(cfg.Hours * float64(time.Hour))),
 		units: map[string]*simUnit{}, truth: map[string]map[string]*bedTruth{},
 		calls: map[string]contract.Call{}, assigned: map[string]bool{}, arrived: map[string]bool{}, firstDist: map[string]int{},
+		enRouteS: map[string]float64{}, rngOutbreak: rand.New(rand.NewPCG(cfg.Seed, 0x0b7ea6)),
 	}
 	focusCall := contract.Call{Priority: 3, Category: contract.CategoryOther}
 	if cfg.Scenario == ScenarioFeverSurge {
@@ -151,7 +174,8 @@ func newSim(cfg Config, loc *time.Location) (*sim, error) {
 	hcfg := cfg.Hospitals
 	hcfg.Travel = s.travel
 	s.reg = hospitals.NewRegistry(cfg.City, hcfg)
-	s.engine = dispatch.New(dispatch.Config{Travel: s.travel, Preempt: cfg.Preempt, Hospitals: s.reg})
+	s.engine = dispatch.New(dispatch.Config{Travel: s.travel, Preempt: cfg.Preempt, Hospitals: s.reg,
+		Decontamination: cfg.Decontamination})
 	if err := s.addFleet(); err != nil {
 		return nil, err
 	}
@@ -188,6 +212,10 @@ func (s *sim) every(first time.Time, period time.Duration, fn func()) {
 
 func (s *sim) run() (results.Sim, error) {
 	s.scheduleReports()
+	s.startWatch()
+	if s.err != nil {
+		return results.Sim{}, s.err
+	}
 	s.every(s.now, tickEvery, func() { s.handle(s.engine.Tick(s.now)) })
 	s.every(s.cfg.Start, sampleEvery, s.sample)
 	s.scheduleCalls()
@@ -225,12 +253,14 @@ func (s *sim) receive(c contract.Call) {
 	if s.measured(c) {
 		s.nMeasured++
 	}
+	s.count(c)
 	s.handle(s.engine.Receive(c, s.now))
 }
 
 // handle follows the engine's events: an assignment starts the unit's part.
 func (s *sim) handle(evs []dispatch.Event) {
 	for _, ev := range evs {
+		s.measure(ev)
 		if ev.Type != dispatch.EventAssigned {
 			continue
 		}
@@ -255,4 +285,27 @@ func (s *sim) ping(u *simUnit, st contract.UnitStatus) {
 		return
 	}
 	s.handle(evs)
+}
+
+// measure keeps the figures events give: when a call's first unit went en route, and the
+// decontamination a closed call sets off.
+func (s *sim) measure(ev dispatch.Event) {
+	c := s.calls[ev.CallID]
+	if !s.measured(c) {
+		return
+	}
+	switch ev.Type {
+	case dispatch.EventEnRoute:
+		if _, ok := s.enRouteS[ev.CallID]; !ok {
+			s.enRouteS[ev.CallID] = ev.At.Sub(c.ReceivedAt).Seconds()
+		}
+	case dispatch.EventClosed:
+		if u, ok := s.engine.Unit(ev.UnitID); ok && u.DeconUntil.After(s.now) {
+			until := u.DeconUntil
+			if until.After(s.end) {
+				until = s.end
+			}
+			s.deconH += until.Sub(s.now).Hours()
+		}
+	}
 }

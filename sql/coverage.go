@@ -28,13 +28,7 @@ func (s *Store) SeedCoverageCells(ctx context.Context, cells []CoverageCell) err
 	demand, geoms := make([]float64, len(cells)), make([][]byte, len(cells))
 	for i, c := range cells {
 		ids[i], districts[i], demand[i] = c.ID.String(), c.District, c.Demand
-		b := h3.CellToBoundary(c.ID)
-		ring := make([]geom.Coord, 0, len(b)+1)
-		for _, ll := range b {
-			ring = append(ring, geom.Coord{ll.Lng, ll.Lat})
-		}
-		ring = append(ring, ring[0])
-		poly, err := geom.NewPolygon(geom.XY).SetCoords([][]geom.Coord{ring})
+		poly, err := cellPolygon(c.ID)
 		if err != nil {
 			return fmt.Errorf("cell %s: %w", c.ID, err)
 		}
@@ -51,6 +45,17 @@ func (s *Store) SeedCoverageCells(ctx context.Context, cells []CoverageCell) err
 		return fmt.Errorf("seed coverage cells: %w", err)
 	}
 	return nil
+}
+
+// cellPolygon is an H3 cell's outline.
+func cellPolygon(c h3.Cell) (*geom.Polygon, error) {
+	b := h3.CellToBoundary(c)
+	ring := make([]geom.Coord, 0, len(b)+1)
+	for _, ll := range b {
+		ring = append(ring, geom.Coord{ll.Lng, ll.Lat})
+	}
+	ring = append(ring, ring[0])
+	return geom.NewPolygon(geom.XY).SetCoords([][]geom.Coord{ring})
 }
 
 // SetSetting records a named setting (the city's time zone, for the views).

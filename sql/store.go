@@ -163,12 +163,14 @@ type UnitRow struct {
 	PingAt    time.Time
 	StatusAt  time.Time
 	FlaggedAt time.Time // zero when not flagged
+	// DeconUntil is when its decontamination ends; zero when none.
+	DeconUntil time.Time
 }
 
 // Units returns every unit.
 func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, kind, coalesce(station_id, ''), status, coalesce(call_id, ''), geom,
-		coalesce(ping_at, 'epoch'), coalesce(status_at, 'epoch'), coalesce(flagged_at, 'epoch') FROM units ORDER BY id`)
+		coalesce(ping_at, 'epoch'), coalesce(status_at, 'epoch'), coalesce(flagged_at, 'epoch'), coalesce(decon_until, 'epoch') FROM units ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("units: %w", err)
 	}
@@ -181,11 +183,14 @@ func (s *Store) Units(ctx context.Context) ([]UnitRow, error) {
 		var u UnitRow
 		var kind, status string
 		var pt ewkb.Point
-		if err := rows.Scan(&u.ID, &kind, &u.StationID, &status, &u.CallID, &pt, &u.PingAt, &u.StatusAt, &u.FlaggedAt); err != nil {
+		if err := rows.Scan(&u.ID, &kind, &u.StationID, &status, &u.CallID, &pt, &u.PingAt, &u.StatusAt, &u.FlaggedAt, &u.DeconUntil); err != nil {
 			return nil, fmt.Errorf("units: %w", err)
 		}
 		if u.FlaggedAt.Equal(time.Unix(0, 0)) {
 			u.FlaggedAt = time.Time{}
+		}
+		if u.DeconUntil.Equal(time.Unix(0, 0)) {
+			u.DeconUntil = time.Time{}
 		}
 		u.Kind, _ = contract.Canonical(contract.UnitKind(kind), contract.UnitKinds)
 		u.Status, _ = contract.Canonical(contract.UnitStatus(status), contract.UnitStatuses)
@@ -570,22 +575,23 @@ func (t *Tx) upsertUnits(us []UnitRow) {
 	}
 	ids, kinds, stations, statuses, calls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	geoms := make([][]byte, n)
-	pings, changed, flagged := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	pings, changed, flagged, decon := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 	for i, u := range us {
 		ids[i], kinds[i], stations[i], statuses[i], calls[i] = u.ID, string(u.Kind), u.StationID, string(u.Status), u.CallID
 		geoms[i] = PointEWKB(u.Pos)
-		pings[i], changed[i], flagged[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt)
+		pings[i], changed[i], flagged[i], decon[i] = timeOrNil(u.PingAt), timeOrNil(u.StatusAt), timeOrNil(u.FlaggedAt), timeOrNil(u.DeconUntil)
 	}
 	// A position older than the stored one (written by the position flusher) stays out.
-	t.queue("units", `INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, updated_at)
-		SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, now()
+	t.queue("units", `INSERT INTO units (id, kind, station_id, status, call_id, geom, ping_at, status_at, flagged_at, decon_until, updated_at)
+		SELECT u.id, u.k, NULLIF(u.st, ''), u.s, NULLIF(u.c, ''), ST_GeomFromEWKB(u.g), u.p, u.sa, u.f, u.d, now()
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
-			$9::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f)
+			$9::timestamptz[], $10::timestamptz[]) AS u(id, k, st, s, c, g, p, sa, f, d)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, station_id = EXCLUDED.station_id, status = EXCLUDED.status,
-		call_id = EXCLUDED.call_id, status_at = EXCLUDED.status_at, flagged_at = EXCLUDED.flagged_at, updated_at = now(),
+		call_id = EXCLUDED.call_id, status_at = EXCLUDED.status_at, flagged_at = EXCLUDED.flagged_at,
+		decon_until = EXCLUDED.decon_until, updated_at = now(),
 		geom = CASE WHEN units.ping_at IS NULL OR EXCLUDED.ping_at >= units.ping_at THEN EXCLUDED.geom ELSE units.geom END,
 		ping_at = GREATEST(units.ping_at, EXCLUDED.ping_at)`,
-		ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged)
+		ids, kinds, stations, statuses, calls, geoms, pings, changed, flagged, decon)
 }
 
 func timeOrNil(t time.Time) *time.Time {

@@ -43,6 +43,7 @@ var Topics = []TopicSpec{
 	{contract.TopicEvents, 1},
 	{contract.TopicDeadLetter, 1},
 	{contract.TopicCoverage, 1},
+	{contract.TopicAlerts, 1},
 }
 
 // Partitions is the number of partitions ems120 creates topic with (Topics); 1 for a topic

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ems120/ems120/chaos"
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/demo"
+	"github.com/ems120/ems120/dispatch"
 	"github.com/ems120/ems120/loadtest"
 	"github.com/ems120/ems120/replay"
 	"github.com/ems120/ems120/report"
@@ -97,15 +99,21 @@ func migrateCmd(f *flags) func(context.Context) error {
 func simulateCmd(f *flags) func(context.Context) error {
 	f.withCity().withOutput()
 	cfg := simulator.Config{Progress: f.stderr}
-	f.StringVar(&cfg.Scenario, "scenario", simulator.ScenarioNormal, "normal or fever-surge")
+	f.StringVar(&cfg.Scenario, "scenario", simulator.ScenarioNormal, strings.Join(simulator.Scenarios, ", "))
 	f.Float64Var(&cfg.Hours, "hours", 24, "simulated hours (after a 24-hour warm-up)")
 	f.Float64Var(&cfg.CallsPerDay, "calls-per-day", simulator.DefaultCallsPerDay, "calls a day, before the daily profile")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed: the same seed gives the same result")
 	dpolicy := f.String("dispatch-policy", "standard", "standard, or preempt (a priority-1 call may take a unit from a priority 3–4 call)")
+	f.DurationVar(&cfg.Decontamination, "decon", dispatch.DefaultDecontamination, "how long a unit that carried a fever or infectious patient is decontaminated (negative: not at all)")
 	f.hospitalRules(&cfg.Hospitals)
+	f.surveillanceRules(&cfg.Surveillance)
+	outbreakCells := f.outbreak(&cfg.Outbreak)
 	return func(context.Context) error {
 		if *dpolicy != "standard" && *dpolicy != "preempt" {
 			return fmt.Errorf("-dispatch-policy %q: want standard or preempt", *dpolicy)
+		}
+		if err := outbreakCells(); err != nil {
+			return err
 		}
 		cfg.City, cfg.Preempt = f.City, *dpolicy == "preempt"
 		r, err := simulator.Run(cfg)

@@ -17,6 +17,9 @@ import (
 	"github.com/ems120/ems120/report"
 	"github.com/ems120/ems120/results"
 	"github.com/ems120/ems120/service"
+	"github.com/ems120/ems120/simulator"
+	"github.com/ems120/ems120/surveillance"
+	"github.com/uber/h3-go/v4"
 )
 
 // flags is a subcommand's flag set, with the flags several subcommands share defined once.
@@ -117,9 +120,11 @@ func (f *flags) rules(cfg *service.Config) {
 	maxR := f.Float64("max-radius-km", dispatch.DefaultMaxRadiusM/1000, "widest search for a unit before a call waits in the queue, km")
 	f.BoolVar(&cfg.Preempt, "preempt", false, "let a priority-1 call take a unit on its way to a priority 3–4 call")
 	f.DurationVar(&cfg.PreemptSaving, "preempt-saving", dispatch.DefaultPreemptSaving, "how much sooner the pre-empted unit must arrive")
+	f.DurationVar(&cfg.Decontamination, "decon", dispatch.DefaultDecontamination, "how long a unit that carried a fever or infectious patient is decontaminated before it is dispatched again (negative: not at all)")
 	f.Float64Var(&cfg.CoverageTargetPct, "coverage-target", 75, "below this demand-weighted coverage (percent), publish move-up advice")
 	f.DurationVar(&cfg.CoverageSnapshotEvery, "coverage-snapshot", 10*time.Minute, "how often the coverage map is stored in PostgreSQL")
 	f.hospitalRules(&cfg.Hospitals)
+	f.surveillanceRules(&cfg.Surveillance)
 	f.after = append(f.after, func() { cfg.MaxRadiusM = *maxR * 1000 })
 }
 
@@ -130,6 +135,37 @@ func (f *flags) hospitalRules(cfg *hospitals.Config) {
 	f.DurationVar(&cfg.MaxTransport, "max-transport", 45*time.Minute, "longest acceptable transport to a hospital with a free bed")
 	f.DurationVar(&cfg.Slack, "slack", 15*time.Minute, "extra transport accepted to spread load (beds held for hours or days)")
 	f.DurationVar(&cfg.EmergencySlack, "emergency-slack", 3*time.Minute, "extra transport accepted to spread load (emergency-department patients)")
+}
+
+// surveillanceRules are the fever-call surveillance's rules: serve, demo and simulate take them.
+func (f *flags) surveillanceRules(cfg *surveillance.Config) {
+	f.Float64Var(&cfg.Z, "surv-z", surveillance.DefaultZ, "EARS C2: alert when the count exceeds the baseline's mean by this many standard deviations")
+	f.Float64Var(&cfg.Floor, "surv-floor", surveillance.DefaultFloor, "EARS C2 and CUSUM: the least standard deviation a count is judged by (sparse cells)")
+	f.IntVar(&cfg.WindowHours, "surv-window", surveillance.DefaultWindowHours, "hours of calls each hourly test counts")
+	f.Float64Var(&cfg.CUSUMK, "surv-cusum-k", surveillance.DefaultCUSUMK, "CUSUM: the standardised excess an hour must pass to add to the sum")
+	f.Float64Var(&cfg.CUSUMH, "surv-cusum-h", surveillance.DefaultCUSUMH, "CUSUM: alert when the sum passes this")
+}
+
+// outbreak is the outbreak scenario's cluster; the function it returns reads -outbreak-cells
+// once the flags are parsed.
+func (f *flags) outbreak(o *simulator.Outbreak) func() error {
+	cells := f.String("outbreak-cells", "", "the cluster's H3 cells, comma-separated (default: three neighbouring resolution-7 cells at the Huanan market)")
+	f.StringVar(&o.District, "outbreak-district", "", "spread the cluster over this district (code) instead of cells")
+	f.Float64Var(&o.StartH, "outbreak-start-h", simulator.DefaultOutbreakStartH, "hours into the measured hours when the cluster begins")
+	f.Float64Var(&o.PerHour, "outbreak-rate", simulator.DefaultOutbreakPerHour, "the cluster's extra fever calls an hour when it begins")
+	f.Float64Var(&o.GrowthPerDay, "outbreak-growth", simulator.DefaultOutbreakGrowth, "the cluster's growth, a factor a day (1.414: doubles in two days)")
+	return func() error {
+		for _, c := range strings.Split(*cells, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				var cell h3.Cell
+				if err := cell.UnmarshalText([]byte(c)); err != nil || !cell.IsValid() {
+					return fmt.Errorf("-outbreak-cells: %q is not an H3 cell", c)
+				}
+				o.Cells = append(o.Cells, cell)
+			}
+		}
+		return nil
+	}
 }
 
 // finish writes a run's report, when -report is set, and prints its summary: one JSON

@@ -23,7 +23,7 @@ var adapters = []string{module + "streams", module + "sql", module + "service", 
 	"net/http", "os/exec"}
 
 // engines decide and simulate; they do no I/O, so they import no adapter.
-var engines = []string{"dispatch", "dispatch/fleetindex", "hospitals", "coverage", "simulator", "city", "contract", "results", "access"}
+var engines = []string{"dispatch", "dispatch/fleetindex", "hospitals", "coverage", "simulator", "surveillance", "city", "contract", "results", "access"}
 
 // packages maps each of the module's packages (relative path) to its imports, test files left
 // out.

@@ -15,6 +15,12 @@ function table(rows, keyLabel, coverage) {
   <td>${secs(r.response_s_p50)}</td><td>${secs(r.response_s_p90)}</td></tr>`).join('') || '<tr><td colspan="10" class="empty">no calls in the window</td></tr>'}</tbody></table>`;
 }
 
+function alertTable(alerts) {
+  return `<table class="board" id="alert-table"><thead><tr><th>Cluster</th><th>Method</th><th>Where</th><th>Since</th><th>Last hour</th><th>Calls (window)</th><th>Expected</th></tr></thead><tbody>
+  ${alerts.map((a) => `<tr><td>${esc(a.alert_id)}</td><td>${esc(a.method)}</td><td>${a.level === 'district' ? `district ${esc(a.district)}` : `${a.cells.length} cell${a.cells.length === 1 ? '' : 's'}`}</td>
+  <td>${new Date(a.first_hour).toLocaleString()}</td><td>${new Date(a.hour).toLocaleString()}</td><td>${a.observed}</td><td>${a.expected.toFixed(1)}</td></tr>`).join('') || '<tr><td colspan="7" class="empty">no fever-call cluster in the last 24 hours</td></tr>'}</tbody></table>`;
+}
+
 function occupancy() {
   const by = {};
   for (const h of state.hospitals) for (const [bed, b] of Object.entries(h.beds)) {
@@ -41,6 +47,15 @@ export async function renderAnalyst() {
     <div><b>${num(n.decision_latency_p99_ms, ' ms')}</b>decision p99</div>
     <div><b>${n.overdue_reports}</b>capacity reports overdue</div>
   </div>
+  <h3>China's 2020 pre-hospital guidance</h3>
+  <div class="tiles guidance">
+    <div><b>${num(k.guidance.en_route_within_3min_pct, '%')}</b>en route within 3 min of the call (target 95%)</div>
+    <div><b>${num(k.guidance.within_5km_15min_pct, '%')}</b>first unit inside 5 km / 15 min</div>
+    <div><b>${k.guidance.ambulances_per_30k}</b>ambulances per 30,000 residents (target 1)</div>
+    <div><b>${k.guidance.negative_pressure_pct}%</b>negative-pressure units (target 40%)</div>
+    <div><b>${k.guidance.units_decontaminating}</b>units being decontaminated</div>
+  </div>
+  <h3>Fever-call clusters</h3>${alertTable(state.alerts || [])}
   <p class="downloads">Download: <a href="/v1/export/calls.csv?hours=${hours}" download>calls (CSV)</a> · <a href="/v1/export/calls.geojson?hours=${hours}" download>calls (GeoJSON)</a> · <a href="/v1/coverage" download="coverage.geojson">coverage cells (GeoJSON)</a> · <a href="/v1/hospitals" download="hospitals.json">hospitals (JSON)</a></p>
   <h3>By district</h3>${table(k.by_district, 'District', new Map((k.coverage_by_district || []).map((c) => [c.code, c])))}
   <h3>By hour of day (local)</h3>${table(k.by_hour, 'Hour')}

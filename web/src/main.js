@@ -5,7 +5,7 @@ import './style.css';
 import { state, changed, onChange, sortedIncidents, escalation, ESCALATING_EVENTS, setHospitals } from './store.js';
 import { connect, feed, onFeedEvent, dropConnection } from './feed.js';
 import { renderCallBoard, renderUnitBoard, renderHospitalBoard, setupUnitFilters, tick } from './boards.js';
-import { setupMap, renderUnits, renderIncidents, renderHospitals, renderSelection, focusIncident, unitStatusOnMap } from './map.js';
+import { setupMap, renderUnits, renderIncidents, renderHospitals, renderSelection, focusIncident, unitStatusOnMap, renderAlerts } from './map.js';
 import { loadDetail, renderDetail, addEvent, command, overrideByRank } from './detail.js';
 import { setupNewCall, openNewCall, mapClicked, takePending, setupCapacity } from './forms.js';
 import { renderAnalyst } from './analyst.js';
@@ -150,6 +150,17 @@ async function startReporter() {
   setInterval(() => { document.getElementById('clock').textContent = new Date().toLocaleTimeString(); }, 1000);
 }
 
+// pollAlerts keeps the fever-call clusters of the last 24 hours on the map and in the header.
+async function pollAlerts() {
+  try {
+    state.alerts = (await api('GET', '/v1/alerts')).alerts;
+  } catch { return; } // shown again at the next poll; the feed's own banner tells of outages
+  renderAlerts(state.alerts);
+  const el = document.getElementById('alert-count');
+  el.hidden = state.alerts.length === 0;
+  el.textContent = `${state.alerts.length} fever cluster${state.alerts.length === 1 ? '' : 's'} (24 h)`;
+}
+
 async function start() {
   await startSession();
   window.emsConsole.session = session;
@@ -161,6 +172,9 @@ async function start() {
   setHospitals(await api('GET', '/v1/hospitals'));
   setupAudit();
   setupMap({ mapClick: (ll) => mapClicked(ll), incidentClick: select });
+  pollAlerts();
+  setInterval(pollAlerts, 60000);
+  document.getElementById('alert-count').addEventListener('click', () => showView('analyst'));
   setupUnitFilters(() => renderUnitBoard());
   setupNewCall();
   capacity = setupCapacity();

@@ -1,6 +1,6 @@
 // The situation map: the city's own GeoJSON (no tile server), stations, hospitals coloured by
 // occupancy, units by status moving live, incidents by priority; the selected incident with
-// its 5 km circle and the line to its unit; coverage cells on demand.
+// its 5 km circle and the line to its unit; coverage cells on demand; fever-call clusters.
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { state, sortedIncidents } from './store.js';
@@ -12,7 +12,7 @@ export const UNIT_COLOURS = {
 };
 const PRIO_COLOURS = { 1: '#b2182b', 2: '#ef8a62', 3: '#67a9cf', 4: '#999999' };
 
-let map, renderer, unitLayer, incidentLayer, hospitalLayer, selLayer, coverageLayer;
+let map, renderer, unitLayer, incidentLayer, hospitalLayer, selLayer, coverageLayer, alertLayer;
 const unitMarkers = new Map();
 let onMapClick = null;
 let onIncidentClick = null;
@@ -34,6 +34,7 @@ export function setupMap(handlers) {
     L.circleMarker([s.lat, s.lng], { renderer, radius: 3, color: '#333', weight: 1, fillColor: '#fff', fillOpacity: 1 })
       .bindTooltip(`station ${esc(s.id)} ${esc(s.name)}`).addTo(stations);
   }
+  alertLayer = L.layerGroup().addTo(map);
   hospitalLayer = L.layerGroup().addTo(map);
   unitLayer = L.layerGroup().addTo(map);
   incidentLayer = L.layerGroup().addTo(map);
@@ -66,7 +67,9 @@ export function renderUnits() {
 
 function unitTip(id) {
   const u = state.units.get(id);
-  return u ? `${esc(u.unit_id)} · ${esc(kindLabel(u.kind))} · ${esc(STATUS_LABEL[u.status] || u.status)}${u.call_id ? ' · ' + esc(u.call_id) : ''}` : id;
+  if (!u) return id;
+  const decon = u.decon_until ? ` · decontaminating until ${new Date(u.decon_until).toLocaleTimeString()}` : '';
+  return `${esc(u.unit_id)} · ${esc(kindLabel(u.kind))} · ${esc(STATUS_LABEL[u.status] || u.status)}${u.call_id ? ' · ' + esc(u.call_id) : ''}${decon}`;
 }
 
 export function unitStatusOnMap(id) {
@@ -130,4 +133,21 @@ async function toggleCoverage(on) {
     onEachFeature: (f, l) => l.bindTooltip(`reach ${f.properties.reach} · demand ${Number(f.properties.demand).toFixed(2)}`),
   }).addTo(coverageLayer);
   coverageLayer.addTo(map);
+}
+
+// renderAlerts draws the fever-call clusters (GET /v1/alerts): a cell cluster's hexagons, an
+// alerting district's outline, in red; the tooltip says what was seen against what was expected.
+export function renderAlerts(alerts) {
+  alertLayer.clearLayers();
+  const tip = (a) => `fever cluster ${esc(a.alert_id)} · ${esc(a.method)} · ${a.observed} calls in ${a.window_hours} h, expected ${a.expected.toFixed(1)} · since ${new Date(a.first_hour).toLocaleString()}`;
+  for (const a of alerts) {
+    if (a.outline) {
+      L.polygon(a.outline, { renderer, color: '#b2182b', weight: 2, fillColor: '#ef3b2c', fillOpacity: 0.35, className: 'fever-cluster' })
+        .bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
+    } else if (a.district) {
+      const f = state.city.districts.features.find((d) => d.properties.code === a.district);
+      if (f) L.geoJSON(f, { style: { color: '#b2182b', weight: 3, dashArray: '8 5', fill: false } }).bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
+    }
+  }
+  state.alertShapes = alertLayer.getLayers().length; // the map draws on a canvas: tests count here
 }
