@@ -50,12 +50,14 @@ const (
 	Accounts Permission = "accounts"
 	// SignedIn is anything every account may do: who am I, sign out, the city's map.
 	SignedIn Permission = "signed-in"
+	// Surge is switching surge mode on and off.
+	Surge Permission = "surge"
 )
 
 // grants is what each role may do.
 var grants = map[Role][]Permission{
 	Operator:   {Dispatch, Read, Hospitals, SignedIn},
-	Supervisor: {Dispatch, Read, Hospitals, Accounts, SignedIn},
+	Supervisor: {Dispatch, Read, Hospitals, Accounts, Surge, SignedIn},
 	Reporter:   {Report, Hospitals, SignedIn},
 	Analyst:    {Read, Hospitals, SignedIn},
 }

@@ -50,11 +50,11 @@ func TestSecretsAreRandomAndHashed(t *testing.T) {
 func TestRoleGrants(t *testing.T) {
 	want := map[Role][]Permission{
 		Operator:   {Dispatch, Read, Hospitals, SignedIn},
-		Supervisor: {Dispatch, Read, Hospitals, Accounts, SignedIn},
+		Supervisor: {Dispatch, Read, Hospitals, Accounts, Surge, SignedIn},
 		Reporter:   {Report, Hospitals, SignedIn},
 		Analyst:    {Read, Hospitals, SignedIn},
 	}
-	all := []Permission{Dispatch, Read, Hospitals, Report, Accounts, SignedIn}
+	all := []Permission{Dispatch, Read, Hospitals, Report, Accounts, Surge, SignedIn}
 	for _, r := range Roles {
 		for _, p := range all {
 			expect := false

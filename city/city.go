@@ -113,6 +113,10 @@ type Hospital struct {
 	District  string                   `json:"district"`
 	Accepting bool                     `json:"accepting"`
 	Beds      map[string]contract.Beds `json:"beds"` // initial bed state, by contract bed kind
+	// StandbyBeds are isolation beds a peace-and-war hospital (平战结合医院) keeps closed in
+	// normal times and opens in surge mode, StandbyOpenHours after the switch.
+	StandbyBeds      int     `json:"standby_beds,omitempty"`
+	StandbyOpenHours float64 `json:"standby_open_hours,omitempty"`
 	Point
 }
 

@@ -117,6 +117,9 @@ type Call struct {
 	Category   Category  `json:"category"`
 	Infectious bool      `json:"infectious"`
 	Address    string    `json:"address,omitempty"`
+	// LinkedTo is the call whose patient this transport carries on: a transfer from a fever
+	// clinic to a designated hospital or a Fangcang shelter. Empty for a call from the public.
+	LinkedTo string `json:"linked_to,omitempty"`
 }
 
 // NeedsIsolation reports whether the patient must travel in a negative-pressure unit where

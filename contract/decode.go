@@ -51,6 +51,7 @@ type wireCall struct {
 	Category   *Category  `json:"category"`
 	Infectious *bool      `json:"infectious"`
 	Address    *string    `json:"address"`
+	LinkedTo   *string    `json:"linked_to"`
 }
 
 type wirePing struct {
@@ -146,6 +147,15 @@ func (w *wireCall) call() (Call, error) {
 		c.Address = *w.Address
 		if len(c.Address) > MaxAddressBytes {
 			return Call{}, invalid("address", "%d bytes is over the %d-byte limit", len(c.Address), MaxAddressBytes)
+		}
+	}
+	if w.LinkedTo != nil && *w.LinkedTo != "" {
+		c.LinkedTo = *w.LinkedTo
+		if err := checkID("linked_to", c.LinkedTo); err != nil {
+			return Call{}, err
+		}
+		if c.LinkedTo == c.CallID {
+			return Call{}, invalid("linked_to", "a call cannot carry on itself")
 		}
 	}
 	return c, nil

@@ -57,6 +57,7 @@ func (c *Call) AppendJSON(b []byte) ([]byte, error) {
 	o.str("category", string(c.Category))
 	o.bool("infectious", c.Infectious)
 	o.strOmit("address", c.Address)
+	o.strOmit("linked_to", c.LinkedTo)
 	return o.end()
 }
 

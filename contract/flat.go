@@ -251,6 +251,8 @@ func (w *wireCall) fill(b []byte) bool {
 			return setBool(&w.Infectious, v)
 		case "address":
 			return setString(&w.Address, v)
+		case "linked_to":
+			return setString(&w.LinkedTo, v)
 		}
 		return false
 	})

@@ -56,9 +56,13 @@ func (e *Engine) bestIn(x *fleetindex.Index, c contract.Call, r float64, now tim
 			r = min(r, e.cfg.StandardRadiusM, (e.cfg.StandardETA-turnout).Seconds()/spm)
 		}
 		var accept func(int32) bool
-		if kind != "" {
+		switch reserved := e.reservedFor(c); {
+		case kind != "":
 			tag := kindTag(kind)
 			accept = func(h int32) bool { return e.kindOf[h] == tag }
+		case reserved != "":
+			tag := kindTag(reserved)
+			accept = func(h int32) bool { return e.kindOf[h] != tag }
 		}
 		h, d, ok := x.Nearest(at, r, accept)
 		if !ok {
@@ -68,9 +72,10 @@ func (e *Engine) bestIn(x *fleetindex.Index, c contract.Call, r float64, now tim
 	}
 	var best candidate
 	found := false
+	reserved := e.reservedFor(c)
 	x.Within(at, r, func(h int32, d float64) {
 		u := e.at(h)
-		if kind != "" && u.Kind != kind {
+		if (kind != "" && u.Kind != kind) || (reserved != "" && u.Kind == reserved) {
 			return
 		}
 		cd := candidate{u: u, distM: d, eta: turnout + e.cfg.Travel.Duration(u.Pos, at, now, c.Priority)}
@@ -156,12 +161,16 @@ func (e *Engine) serveQueue(u *Unit, now time.Time) []Event {
 		return nil
 	}
 	for _, inc := range e.queue {
+		if (!inc.DeferredUntil.IsZero() && now.Before(inc.DeferredUntil)) || e.reservedFor(inc.Call) == u.Kind {
+			continue // deferred in surge mode, or this unit is kept for fever calls
+		}
 		at := city.Point{Lat: inc.Call.Lat, Lng: inc.Call.Lng}
 		d := city.DistanceM(u.Pos, at)
 		if d > e.cfg.MaxRadiusM {
 			continue
 		}
 		e.dequeue(inc)
+		inc.DeferredUntil = time.Time{}
 		eta := city.ETA(e.cfg.Travel, u.Pos, at, now, inc.Call.Priority)
 		return []Event{e.assign(inc, u, d, eta, ReasonFromQueue, now)}
 	}

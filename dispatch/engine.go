@@ -63,6 +63,7 @@ const (
 	ReasonPreemptedVictim  = "reassigned_preempted"      // the previous unit was taken by a priority-1 call
 	ReasonPreempting       = "preempted_lower_priority"  // this unit left a priority 3–4 call for this one
 	ReasonOperatorOverride = "operator_override"         // a dispatcher chose the unit
+	ReasonDeferredEnded    = "deferred_wait_ended"       // a call deferred in surge mode is served now
 )
 
 // Defaults of Config.
@@ -90,6 +91,7 @@ type Config struct {
 	// Decontamination is how long a unit that carried a fever or infectious patient stays out
 	// of dispatch after the call closes; default 30 min, < 0 none.
 	Decontamination time.Duration
+	Surge           SurgeRules // surge mode's rules
 	// Hospitals chooses each call's destination and keeps its bed; nil leaves hospital_id
 	// empty.
 	Hospitals Destinations
@@ -138,6 +140,9 @@ type Incident struct {
 	UnitID     string
 	Seq        int       // assignments made so far
 	AssignedAt time.Time // when the current unit was assigned (the acknowledgement clock)
+	// DeferredUntil: a priority-4 call deferred in surge mode waits in the queue until then
+	// (or until the fleet has units to spare); zero when not deferred.
+	DeferredUntil time.Time
 }
 
 // Engine is the dispatcher's state: the fleet, the live incidents and the queue.
@@ -156,6 +161,9 @@ type Engine struct {
 	moved      map[string]struct{} // units that only moved since the last DrainDirty(true)
 	flagged    int                 // units with FlaggedAt set
 	decon      map[string]struct{} // units with DeconUntil set
+	surge      Surge               // surge mode now
+	calmSince  time.Time           // an automatic surge mode: since when its triggers are calm
+	feverAt    []time.Time         // receipt of the last hour's fever and infectious calls
 }
 
 // New returns an engine with no units and no incidents.
@@ -175,6 +183,7 @@ func New(cfg Config) *Engine {
 	if cfg.AckTimeout == 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
+	cfg.Surge.defaults()
 	if cfg.Decontamination == 0 {
 		cfg.Decontamination = DefaultDecontamination
 	}
@@ -310,10 +319,14 @@ func (e *Engine) Receive(c contract.Call, now time.Time) []Event {
 	inc := e.newIncident(Incident{Call: c, State: StateReceived})
 	e.incidents[c.CallID] = inc
 	evs := []Event{{Type: EventReceived, At: now, CallID: c.CallID, State: StateReceived}}
+	e.noteFever(c, now)
 	if e.cfg.Preempt && c.Priority == 1 {
 		if evs2, ok := e.preempt(inc, now, evs); ok {
 			return evs2
 		}
+	}
+	if evs2, ok := e.deferCall(inc, now, evs); ok {
+		return evs2
 	}
 	return e.dispatch(inc, now, "", evs)
 }

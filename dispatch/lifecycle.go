@@ -379,6 +379,7 @@ func (e *Engine) live(callID string) (*Incident, *Unit, error) {
 // handled in deadline order.
 func (e *Engine) Tick(now time.Time) []Event {
 	evs := e.endDecontamination(now)
+	evs = append(evs, e.deferredDue(now)...)
 	if e.cfg.AckTimeout < 0 {
 		return evs
 	}

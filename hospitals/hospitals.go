@@ -131,7 +131,11 @@ type Hospital struct {
 	Reported   map[string]contract.Beds // beds as last reported (initially the city's estimate)
 	Reserved   map[string]int           // patients on the way, by bed kind
 	Admitted   map[string][]time.Time   // patients handed over since the last report, by bed kind
-	sphere     city.Sphere              // its point on the unit sphere, to rank by distance
+	// StandbyOpensAt is when its standby beds open (surge mode switched on + the hours they
+	// take); zero when not opening. StandbyOpen: they are open, in Reported's isolation total.
+	StandbyOpensAt time.Time
+	StandbyOpen    bool
+	sphere         city.Sphere // its point on the unit sphere, to rank by distance
 }
 
 // Effective is what the registry believes of one bed kind now: the report, plus the patients
@@ -165,6 +169,7 @@ type Registry struct {
 	byID      map[string]*Hospital
 	booked    map[string]booking // call id → its reserved bed
 	byNeed    map[string][]*Hospital
+	surge     bool    // surge mode: mild fever and infectious patients go to Fangcang shelters
 	heap      outward // choose's walk, kept between calls
 }
 
@@ -309,6 +314,7 @@ const (
 // bed. A call that has a reservation keeps it (a reassigned ambulance carries the same
 // patient to the same place).
 func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
+	r.OpenStandby(at)
 	if b, ok := r.booked[c.CallID]; ok {
 		return Choice{HospitalID: b.hospital.ID, Bed: b.bed, Reason: ReasonNearest}
 	}
@@ -377,7 +383,7 @@ func (w *walk) pick(o option, reason string) (Choice, *Hospital) {
 }
 
 func (r *Registry) choose(c contract.Call, at time.Time) (Choice, *Hospital) {
-	need := NeedOf(c)
+	need := r.NeedOf(c)
 	cands := r.suitable(need)
 	if len(cands) == 0 {
 		return Choice{Bed: need.Bed, Reason: ReasonNone}, nil
@@ -504,7 +510,7 @@ func (r *Registry) suitable(need Need) []*Hospital {
 // those of a kind that takes the call's patient, whatever their beds: the reference for
 // "extra transport time".
 func (r *Registry) NearestSuitable(c contract.Call, at time.Time) (string, time.Duration, bool) {
-	hs := r.suitable(NeedOf(c))
+	hs := r.suitable(r.NeedOf(c))
 	if len(hs) == 0 {
 		return "", 0, false
 	}
@@ -592,7 +598,7 @@ func (r *Registry) Restore(callID, hospitalID string, c contract.Call, handedOve
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownHospital, hospitalID)
 	}
-	bed := NeedOf(c).Bed
+	bed := r.NeedOf(c).Bed
 	if handedOver {
 		if at.After(h.ReportedAt) {
 			h.Admitted[bed] = append(h.Admitted[bed], at)
@@ -620,7 +626,7 @@ func (r *Registry) Redirect(c contract.Call, hospitalID string, _ time.Time) err
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownHospital, hospitalID)
 	}
-	need := NeedOf(c)
+	need := r.NeedOf(c)
 	if !slices.Contains(r.suitable(need), h) {
 		return &contract.Error{Field: "hospital_id",
 			Reason: fmt.Sprintf("%s (%s) does not take this patient: it needs a %s bed at a %v", h.ID, h.Kind, need.Bed, need.Kinds)}
@@ -634,4 +640,68 @@ func (r *Registry) Redirect(c contract.Call, hospitalID string, _ time.Time) err
 	h.Reserved[need.Bed]++
 	r.booked[c.CallID] = booking{hospital: h, bed: need.Bed}
 	return nil
+}
+
+// NeedOf is what a call's patient needs under the registry's mode: NeedOf, but in surge mode
+// a mild (priority 3–4) fever or infectious patient takes an isolation bed at a Fangcang
+// shelter, keeping the designated hospitals' beds for the severe.
+func (r *Registry) NeedOf(c contract.Call) Need {
+	if r.surge && c.NeedsIsolation() && c.Priority >= 3 {
+		return Need{Bed: contract.BedIsolation, Kinds: []city.HospitalKind{city.HospitalFangcang}, key: "isolation-surge-mild"}
+	}
+	return NeedOf(c)
+}
+
+// SetSurge switches surge mode: on, the standby beds of the peace-and-war hospitals start
+// opening (each StandbyOpenHours from now). Beds already open stay open when it is switched
+// off: patients are in them.
+func (r *Registry) SetSurge(on bool, at time.Time) {
+	r.surge = on
+	for _, h := range r.hospitals {
+		switch {
+		case on && h.StandbyBeds > 0 && !h.StandbyOpen && h.StandbyOpensAt.IsZero():
+			h.StandbyOpensAt = at.Add(time.Duration(h.StandbyOpenHours * float64(time.Hour)))
+		case !on && !h.StandbyOpen:
+			h.StandbyOpensAt = time.Time{}
+		}
+	}
+}
+
+// Surge reports whether surge mode is on.
+func (r *Registry) Surge() bool { return r.surge }
+
+// OpenStandby opens the standby beds whose time has come, adding them to the hospital's
+// isolation total, and returns those hospitals. (The hospital's next report is the truth
+// again: it counts the beds it has open.)
+func (r *Registry) OpenStandby(now time.Time) []*Hospital {
+	var opened []*Hospital
+	for _, h := range r.hospitals {
+		if h.StandbyOpensAt.IsZero() || h.StandbyOpen || now.Before(h.StandbyOpensAt) {
+			continue
+		}
+		b := h.Reported[contract.BedIsolation]
+		b.Total += h.StandbyBeds
+		h.Reported[contract.BedIsolation] = b
+		h.StandbyOpen = true
+		opened = append(opened, h)
+	}
+	return opened
+}
+
+// IsolationOccupancyPct is what the registry believes of the isolation beds at designated
+// hospitals and Fangcang shelters together, percent: automatic surge mode's second trigger.
+func (r *Registry) IsolationOccupancyPct() float64 {
+	used, total := 0, 0
+	for _, h := range r.hospitals {
+		if h.Kind != city.HospitalDesignated && h.Kind != city.HospitalFangcang {
+			continue
+		}
+		e := h.Effective(contract.BedIsolation)
+		used += e.Occupied + e.Reserved + e.Admitted
+		total += e.Total
+	}
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(used) / float64(total)
 }

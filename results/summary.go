@@ -48,6 +48,15 @@ type Summary struct {
 	AmbulancesPer30k         *float64 `json:"ambulances_per_30k"`
 	NegativePressurePct      *float64 `json:"negative_pressure_pct"`
 	DecontaminationUnitHours *float64 `json:"decontamination_unit_hours"`
+	// Surge mode and the epidemic (simulate).
+	LateIsolationPct   *float64 `json:"late_isolation_pct"`
+	LateP1Pct          *float64 `json:"late_p1_pct"`
+	FangcangAdmissions *int     `json:"fangcang_admissions"`
+	StandbyBedsOpened  *int     `json:"standby_beds_opened"`
+	SurgeSwitches      *int     `json:"surge_switches"`
+	DeferredCalls      *int     `json:"deferred_calls"`
+	DeferredWaitSP90   *float64 `json:"deferred_wait_s_p90"`
+	QueueMax           *int     `json:"queue_max"`
 }
 
 // Write prints the summary as one JSON object.

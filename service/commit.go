@@ -319,7 +319,7 @@ func (s *Service) decideAsync(ctx context.Context, born map[string]time.Time, po
 	}
 	r.evs = evs
 	ch, out, err := s.changes(evs, born, positions)
-	ch.New, ch.Sources = r.changes.New, r.changes.Sources
+	ch.New, ch.Sources, ch.Surge = r.changes.New, r.changes.Sources, r.changes.Surge
 	r.changes, r.out = ch, out
 	if err == nil {
 		r.live = s.liveOf(evs, ch.Units)

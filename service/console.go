@@ -35,6 +35,7 @@ type liveStats struct {
 	DoubleCoveragePct float64        `json:"double_coverage_pct"`
 	OverdueReports    int            `json:"overdue_reports"`
 	Clients           int            `json:"clients"` // connected to the feed
+	Surge             bool           `json:"surge"`   // surge mode is on
 }
 
 func (s *Service) liveStats() liveStats {
@@ -51,6 +52,7 @@ func (s *Service) liveStats() liveStats {
 		out.Units[string(st)] = n
 	}
 	out.OverdueReports = len(s.hospitals.Overdue(now))
+	out.Surge = s.engine.Surge().On
 	s.mu.Unlock()
 	return out
 }

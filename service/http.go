@@ -354,6 +354,10 @@ type hospitalView struct {
 	ReportAgeS *int                `json:"report_age_s"` // null: never reported
 	Stale      bool                `json:"stale"`
 	Beds       map[string]bedsView `json:"beds"`
+	// A peace-and-war hospital's standby beds: how many, and whether (or when) they open.
+	StandbyBeds    int        `json:"standby_beds,omitempty"`
+	StandbyOpen    bool       `json:"standby_open,omitempty"`
+	StandbyOpensAt *time.Time `json:"standby_opens_at,omitempty"`
 }
 
 // hospitalsView is the JSON of GET /v1/hospitals and the feed's "hospitals" event.
@@ -382,7 +386,12 @@ func (s *Service) hospitalsView(now time.Time) hospitalsView {
 	out := make([]hospitalView, 0, len(reg.All()))
 	for _, h := range reg.All() {
 		v := hospitalView{ID: h.ID, Name: h.Name, Kind: string(h.Kind), District: h.District, Lat: h.Lat, Lng: h.Lng,
-			Accepting: h.Accepting, Stale: reg.Stale(h, now), Beds: map[string]bedsView{}}
+			Accepting: h.Accepting, Stale: reg.Stale(h, now), Beds: map[string]bedsView{},
+			StandbyBeds: h.StandbyBeds, StandbyOpen: h.StandbyOpen}
+		if !h.StandbyOpensAt.IsZero() && !h.StandbyOpen {
+			t := h.StandbyOpensAt
+			v.StandbyOpensAt = &t
+		}
 		if !h.ReportedAt.IsZero() {
 			t, age := h.ReportedAt, int(now.Sub(h.ReportedAt).Seconds())
 			v.ReportedAt, v.ReportAgeS = &t, &age

@@ -70,6 +70,10 @@ func (s *Service) routes() []route {
 		{"GET /v1/coverage/moves", needs(access.Read), hf(s.getMoves)},
 		{"GET /v1/kpis", needs(access.Read), hf(s.getKPIs)},
 		{"GET /v1/alerts", needs(access.Read), hf(s.getAlerts)},
+		{"GET /v1/surge", needs(access.Read), hf(s.getSurge)},
+		{"GET /v1/calls/{id}/loop", needs(access.Read), hf(s.getLoop)},
+		{"POST /v1/calls/{id}/screening", needs(access.Dispatch), hf(s.postScreening)},
+		{"POST /v1/surge", needs(access.Surge), hf(s.postSurge)},
 		{"GET /v1/export/calls.csv", needs(access.Read), hf(s.exportCallsCSV)},
 		{"GET /v1/export/calls.geojson", needs(access.Read), hf(s.exportCallsGeoJSON)},
 

@@ -58,6 +58,8 @@ type Config struct {
 	PreemptSaving   time.Duration
 	Decontamination time.Duration       // after a fever or infectious patient; default 30 min, < 0 none
 	Surveillance    surveillance.Config // the fever-call surveillance's rules
+	Surge           dispatch.SurgeRules // surge mode's rules
+	SurgeAuto       bool                // switch surge mode at its thresholds by itself
 	MaxBatch        int                 // messages per batch; default 1000
 	TickEvery       time.Duration       // how often acknowledgement deadlines are checked; default 1 s
 	// Hospitals holds the destination rules (policy, staleness, maximum transport, slack);
@@ -253,6 +255,7 @@ func (s *Service) newEngine(reg *hospitals.Registry) *dispatch.Engine {
 		Preempt:         s.cfg.Preempt,
 		PreemptSaving:   s.cfg.PreemptSaving,
 		Decontamination: s.cfg.Decontamination,
+		Surge:           s.cfg.Surge,
 		Hospitals:       reg,
 	})
 }
@@ -301,6 +304,11 @@ func (s *Service) reloadLocked(ctx context.Context) error {
 		return err
 	}
 	e := s.newEngine(reg)
+	if sw, ok, err := s.store.LastSurge(ctx); err != nil {
+		return err
+	} else if ok {
+		e.RestoreSurge(dispatch.Surge{On: sw.On, At: sw.At, Reason: sw.Reason, Actor: sw.Actor, Auto: sw.Auto})
+	}
 	units, err := s.store.Units(ctx)
 	if err != nil {
 		return err
@@ -412,8 +420,16 @@ func (s *Service) serveHTTP(ctx, stop context.Context, g *errgroup.Group, ln net
 // at the next tick (the engine was rebuilt from the record, so the deadlines are intact).
 func (s *Service) tick(ctx context.Context) error {
 	every(ctx, s.cfg.TickEvery, func() bool {
-		err := s.decide(context.WithoutCancel(ctx), nil, true, func(now time.Time, _ *record) ([]dispatch.Event, error) {
-			return s.engine.Tick(now), nil
+		err := s.decide(context.WithoutCancel(ctx), nil, true, func(now time.Time, r *record) ([]dispatch.Event, error) {
+			evs := s.engine.Tick(now)
+			if s.cfg.SurgeAuto {
+				if sw, more := s.engine.AutoSurge(now, s.hospitals.IsolationOccupancyPct()); sw != nil {
+					r.changes.Surge = append(r.changes.Surge, surgeRow(*sw))
+					s.log.Warn("surge mode switched automatically", "on", sw.On, "reason", sw.Reason)
+					evs = append(evs, more...)
+				}
+			}
+			return evs, nil
 		})
 		if err != nil {
 			s.log.Error("acknowledgement check", "err", err)

@@ -7,7 +7,6 @@ import (
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
 	"github.com/ems120/ems120/dispatch"
-	"github.com/ems120/ems120/hospitals"
 )
 
 // Times on an incident, estimates from published EMS operations studies: median on-scene
@@ -38,6 +37,7 @@ type crewRun struct {
 	gen  int
 	call contract.Call
 	hosp string // the destination the engine chose
+	bed  string // the bed kind the registry booked there
 }
 
 // mine reports whether the unit still plays this incident (not pre-empted since).
@@ -67,6 +67,7 @@ func (s *sim) dispatch(ev dispatch.Event) {
 	u := s.units[ev.UnitID]
 	u.gen++
 	r := &crewRun{s: s, u: u, gen: u.gen, call: s.calls[ev.CallID], hosp: ev.Assignment.HospitalID}
+	r.bed = s.reg.NeedOf(r.call).Bed
 	r.then(AckDelay, func() { s.ping(u, contract.StatusDispatched) })
 	r.then(s.travel.Turnout(r.call.Priority), r.enRoute)
 }
@@ -85,6 +86,7 @@ func (r *crewRun) onScene() {
 	if !s.arrived[c.CallID] && s.measured(c) {
 		s.arrived[c.CallID] = true
 		s.response = append(s.response, s.now.Sub(c.ReceivedAt).Seconds())
+		s.arrivedS[c.CallID] = s.now.Sub(c.ReceivedAt).Seconds()
 	}
 	s.ping(r.u, contract.StatusOnScene)
 	transported := c.NeedsIsolation() || s.rng.Float64() < TransportShare
@@ -111,7 +113,10 @@ func (r *crewRun) leaveScene(transported bool) {
 func (r *crewRun) atHospital(hosp city.Hospital) {
 	s := r.s
 	r.u.pos = hosp.Point
-	s.admit(hosp.ID, hospitals.NeedOf(r.call).Bed, s.measured(r.call))
+	s.admit(hosp.ID, r.bed, s.measured(r.call))
+	if hosp.Kind == city.HospitalFangcang && s.measured(r.call) {
+		s.fangcangAdmits++
+	}
 	s.ping(r.u, contract.StatusAtHospital)
 	r.then(s.uniform(HandoverMin, HandoverMax), func() {
 		s.ping(r.u, contract.StatusAvailable)

@@ -166,6 +166,10 @@ func (s *sim) scheduleCalls() {
 			hourEnd = s.end
 		}
 		rate := perMin * hourly[h.In(s.loc).Hour()]
+		if s.inEpidemic(h) {
+			s.poisson(s.epidemic, h, hourEnd, rate*s.cfg.Epidemic.Factor, nil)
+			continue
+		}
 		s.poisson(s.gen, h, hourEnd, rate, nil)
 		if s.cfg.Scenario == ScenarioFeverSurge && !h.Before(s.cfg.Start) && h.Sub(s.cfg.Start) < surgeHours*time.Hour {
 			s.scheduleSurge(h, hourEnd, rate)
@@ -197,4 +201,10 @@ func (s *sim) poisson(gen *Generator, from, until time.Time, perMin float64, edi
 		}
 		s.at(t, func() { s.receive(c) })
 	}
+}
+
+// inEpidemic reports whether hour h is in the epidemic scenario's days.
+func (s *sim) inEpidemic(h time.Time) bool {
+	return s.cfg.Scenario == ScenarioEpidemic && !h.Before(s.cfg.Start) &&
+		h.Sub(s.cfg.Start) < time.Duration(s.cfg.Epidemic.Days*24*float64(time.Hour))
 }

@@ -83,6 +83,7 @@ func (s *sim) result() results.Sim {
 		sum.TransportAddedSMean = results.F(mean(s.added))
 	}
 	s.guidanceFigures(&sum)
+	s.surgeFigures(&sum)
 	s.alertFigures(&sum)
 	return results.Sim{Summary: sum, FocusBed: s.focus, Samples: s.samples, Response: s.response}
 }

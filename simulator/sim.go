@@ -26,10 +26,11 @@ const (
 	ScenarioNormal     = "normal"
 	ScenarioFeverSurge = "fever-surge"
 	ScenarioOutbreak   = "outbreak"
+	ScenarioEpidemic   = "epidemic"
 )
 
 // Scenarios lists the scenarios, for flags and errors.
-var Scenarios = []string{ScenarioNormal, ScenarioFeverSurge, ScenarioOutbreak}
+var Scenarios = []string{ScenarioNormal, ScenarioFeverSurge, ScenarioOutbreak, ScenarioEpidemic}
 
 const (
 	// warmUp is simulated before the measured hours, with the same demand and rules but no
@@ -53,6 +54,9 @@ type Config struct {
 	Decontamination time.Duration
 	Outbreak        Outbreak            // the outbreak scenario's cluster
 	Surveillance    surveillance.Config // the fever-call surveillance's rules
+	Epidemic        Epidemic            // the epidemic scenario's scale
+	Surge           string              // surge mode: off (default), on (from the start of the measured hours) or auto
+	SurgeRules      dispatch.SurgeRules // its rules
 	CallsPerDay     float64             // default DefaultCallsPerDay
 	Start           time.Time           // default 2026-11-28 00:00 in the city's time zone
 	Progress        io.Writer           // progress lines (stderr); nil for none
@@ -97,6 +101,14 @@ func (cfg *Config) defaults() error {
 	if !slices.Contains(Scenarios, cfg.Scenario) {
 		return fmt.Errorf("unknown scenario %q (want one of %s)", cfg.Scenario, strings.Join(Scenarios, ", "))
 	}
+	switch cfg.Surge {
+	case "":
+		cfg.Surge = SurgeOff
+	case SurgeOff, SurgeOn, SurgeAuto:
+	default:
+		return fmt.Errorf("unknown surge mode %q (want off, on or auto)", cfg.Surge)
+	}
+	cfg.Epidemic.defaults()
 	if cfg.Scenario == ScenarioOutbreak {
 		if err := cfg.Outbreak.defaults(cfg.City); err != nil {
 			return err
@@ -146,14 +158,22 @@ type sim struct {
 	firstDist map[string]int
 	enRouteS  map[string]float64 // measured calls: receipt → first unit en route, seconds
 	deconH    float64            // unit-hours of decontamination within the measured hours
-	response  []float64
-	overflow  int
-	added     []float64
-	samples   []results.Sample
-	peakMean  float64
-	spreadPP  float64
-	maxPct    float64
-	err       error
+	arrivedS  map[string]float64 // measured calls: receipt → first unit on scene, seconds
+	// surge mode
+	switches       []dispatch.Surge
+	standbyOpened  int
+	fangcangAdmits int
+	deferredAt     map[string]time.Time // measured calls deferred: when (zero once served)
+	deferredWait   []float64            // their receipt → assignment, seconds
+	epidemic       *Generator
+	response       []float64
+	overflow       int
+	added          []float64
+	samples        []results.Sample
+	peakMean       float64
+	spreadPP       float64
+	maxPct         float64
+	err            error
 }
 
 func newSim(cfg Config, loc *time.Location) (*sim, error) {
@@ -164,10 +184,14 @@ func newSim(cfg Config, loc *time.Location) (*sim, error) {
 		units: map[string]*simUnit{}, truth: map[string]map[string]*bedTruth{},
 		calls: map[string]contract.Call{}, assigned: map[string]bool{}, arrived: map[string]bool{}, firstDist: map[string]int{},
 		enRouteS: map[string]float64{}, rngOutbreak: rand.New(rand.NewPCG(cfg.Seed, 0x0b7ea6)),
+		arrivedS: map[string]float64{}, deferredAt: map[string]time.Time{},
 	}
 	focusCall := contract.Call{Priority: 3, Category: contract.CategoryOther}
-	if cfg.Scenario == ScenarioFeverSurge {
+	switch cfg.Scenario {
+	case ScenarioFeverSurge:
 		focusCall.Category = contract.CategoryFever
+	case ScenarioEpidemic:
+		focusCall.Infectious = true // isolation beds, at designated hospitals and Fangcang shelters
 	}
 	need := hospitals.NeedOf(focusCall)
 	s.focus, s.focusKinds = need.Bed, need.Kinds
@@ -175,13 +199,14 @@ func newSim(cfg Config, loc *time.Location) (*sim, error) {
 	hcfg.Travel = s.travel
 	s.reg = hospitals.NewRegistry(cfg.City, hcfg)
 	s.engine = dispatch.New(dispatch.Config{Travel: s.travel, Preempt: cfg.Preempt, Hospitals: s.reg,
-		Decontamination: cfg.Decontamination})
+		Decontamination: cfg.Decontamination, Surge: cfg.SurgeRules})
 	if err := s.addFleet(); err != nil {
 		return nil, err
 	}
 	s.truth = newBedTruth(cfg.City, cfg.Scenario)
 	s.cov = coverage.NewTracker(coverage.ServiceArea(cfg.City, coverage.Resolution), s.travel, s.now)
 	s.gen, s.surge = newGenerators(cfg.City, cfg.Seed)
+	s.epidemic = NewGenerator(cfg.City, epidemicMix(cfg.Epidemic.FeverShare), cfg.Seed+4, "E")
 	return s, nil
 }
 
@@ -212,6 +237,7 @@ func (s *sim) every(first time.Time, period time.Duration, fn func()) {
 
 func (s *sim) run() (results.Sim, error) {
 	s.scheduleReports()
+	s.startSurge()
 	s.startWatch()
 	if s.err != nil {
 		return results.Sim{}, s.err
@@ -238,6 +264,11 @@ func (s *sim) run() (results.Sim, error) {
 	}
 	if s.err != nil {
 		return results.Sim{}, s.err
+	}
+	if s.cfg.Progress != nil {
+		for _, l := range describeSwitches(s.switches) {
+			fmt.Fprintf(s.cfg.Progress, "simulate: %s\n", l)
+		}
 	}
 	s.now = s.end
 	s.sample()
@@ -294,6 +325,7 @@ func (s *sim) measure(ev dispatch.Event) {
 	if !s.measured(c) {
 		return
 	}
+	s.noteSurgeEvent(ev, c)
 	switch ev.Type {
 	case dispatch.EventEnRoute:
 		if _, ok := s.enRouteS[ev.CallID]; !ok {

@@ -217,7 +217,7 @@ type CallRow struct {
 // LiveCalls returns the calls that are neither closed nor cancelled, oldest first.
 func (s *Store) LiveCalls(ctx context.Context) ([]CallRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
-		c.address, c.status, coalesce(c.unit_id, ''),
+		c.address, coalesce(c.linked_to, ''), c.status, coalesce(c.unit_id, ''),
 		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
 		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id AND a.reason <> 'operator_destination'), 'epoch')
 		FROM calls c WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.received_at, c.call_id`)
@@ -242,7 +242,7 @@ func scanCall(row pgx.Row) (CallRow, error) {
 	var prio int16
 	var cat string
 	var seq int32
-	if err := row.Scan(&c.CallID, &c.ReceivedAt, &pt, &prio, &cat, &c.Infectious, &c.Address, &c.Status, &c.UnitID, &seq, &c.AssignedAt); err != nil {
+	if err := row.Scan(&c.CallID, &c.ReceivedAt, &pt, &prio, &cat, &c.Infectious, &c.Address, &c.LinkedTo, &c.Status, &c.UnitID, &seq, &c.AssignedAt); err != nil {
 		return CallRow{}, err
 	}
 	if c.AssignedAt.Equal(time.Unix(0, 0)) {
@@ -404,13 +404,13 @@ func (t *Tx) insertCalls(calls []contract.Call, srcs []Source, final map[string]
 		return
 	}
 	n := len(calls)
-	ids, cats, addrs, topics := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, cats, addrs, topics, links := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	states, units := make([]string, n), make([]string, n)
 	at, geoms := make([]time.Time, n), make([][]byte, n)
 	prios, parts := make([]int16, n), make([]int32, n)
 	inf, offs := make([]bool, n), make([]int64, n)
 	for i, c := range calls {
-		ids[i], cats[i], addrs[i], at[i] = c.CallID, string(c.Category), c.Address, c.ReceivedAt
+		ids[i], cats[i], addrs[i], at[i], links[i] = c.CallID, string(c.Category), c.Address, c.ReceivedAt, c.LinkedTo
 		geoms[i], prios[i], inf[i] = PointEWKB(city.Point{Lat: c.Lat, Lng: c.Lng}), int16(c.Priority), c.Infectious
 		if i < len(srcs) {
 			topics[i], parts[i], offs[i] = srcs[i].Topic, int32(srcs[i].Partition), srcs[i].Offset
@@ -421,13 +421,14 @@ func (t *Tx) insertCalls(calls []contract.Call, srcs []Source, final map[string]
 		}
 	}
 	t.queue("calls", `INSERT INTO calls (call_id, received_at, priority, category, infectious, address, geom,
-			status, unit_id, src_topic, src_partition, src_offset)
+			status, unit_id, src_topic, src_partition, src_offset, linked_to)
 		SELECT u.id, u.at, u.prio, u.cat, u.inf, u.addr, ST_GeomFromEWKB(u.g), u.st, NULLIF(u.un, ''), NULLIF(u.topic, ''),
-			CASE WHEN u.topic <> '' THEN u.part END, CASE WHEN u.topic <> '' THEN u.off END
+			CASE WHEN u.topic <> '' THEN u.part END, CASE WHEN u.topic <> '' THEN u.off END, NULLIF(u.link, '')
 		FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::text[], $5::bool[], $6::text[], $7::bytea[],
-			$8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[]) AS u(id, at, prio, cat, inf, addr, g, st, un, topic, part, off)
+			$8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $13::text[])
+			AS u(id, at, prio, cat, inf, addr, g, st, un, topic, part, off, link)
 		ON CONFLICT (call_id) DO NOTHING`,
-		ids, at, prios, cats, inf, addrs, geoms, states, units, topics, parts, offs)
+		ids, at, prios, cats, inf, addrs, geoms, states, units, topics, parts, offs, links)
 }
 
 // AssignmentRow is one assignment of a call.
@@ -466,11 +467,13 @@ type Changes struct {
 	Events      []EventRow
 	Units       []UnitRow
 	Outbox      *OutboxRow // the messages announcing these changes, published after the commit
+	Surge       []SurgeRow // switches of surge mode
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.New)+len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units) == 0 && (c.Outbox == nil || len(c.Outbox.Msgs) == 0)
+	return len(c.New)+len(c.Calls)+len(c.Assignments)+len(c.Events)+len(c.Units)+len(c.Surge) == 0 &&
+		(c.Outbox == nil || len(c.Outbox.Msgs) == 0)
 }
 
 // releases are the states in which a call holds no unit.
@@ -485,6 +488,10 @@ func (t *Tx) Apply(ch Changes) {
 	t.insertAssignments(ch.Assignments)
 	t.insertEvents(ch.Events)
 	t.upsertUnits(ch.Units)
+	for _, sw := range ch.Surge {
+		t.queue("surge switch", `INSERT INTO surge_switches (at, surge_on, reason, actor, auto) VALUES ($1, $2, $3, NULLIF($4, ''), $5)`,
+			sw.At, sw.On, sw.Reason, sw.Actor, sw.Auto)
+	}
 	if ch.Outbox != nil && len(ch.Outbox.Msgs) > 0 {
 		t.queue("outbox", `INSERT INTO outbox (id, topic, key, value) VALUES ($1, '', NULL, $2)`,
 			ch.Outbox.ID, encodeOutbox(ch.Outbox.Msgs))
@@ -630,7 +637,7 @@ type CallDetail struct {
 func (s *Store) CallDetail(ctx context.Context, id string) (CallDetail, error) {
 	var d CallDetail
 	row := s.Pool.QueryRow(ctx, `SELECT c.call_id, c.received_at, c.geom, c.priority, c.category, c.infectious,
-		c.address, c.status, coalesce(c.unit_id, ''),
+		c.address, coalesce(c.linked_to, ''), c.status, coalesce(c.unit_id, ''),
 		coalesce((SELECT max(seq) FROM assignments a WHERE a.call_id = c.call_id), 0),
 		coalesce((SELECT max(decided_at) FROM assignments a WHERE a.call_id = c.call_id AND a.reason <> 'operator_destination'), 'epoch')
 		FROM calls c WHERE c.call_id = $1`, id)

@@ -107,6 +107,11 @@ func simulateCmd(f *flags) func(context.Context) error {
 	f.DurationVar(&cfg.Decontamination, "decon", dispatch.DefaultDecontamination, "how long a unit that carried a fever or infectious patient is decontaminated (negative: not at all)")
 	f.hospitalRules(&cfg.Hospitals)
 	f.surveillanceRules(&cfg.Surveillance)
+	f.surgeRules(&cfg.SurgeRules)
+	f.StringVar(&cfg.Surge, "surge", simulator.SurgeOff, "surge mode: off, on (a supervisor switches it on as the measured hours begin) or auto (at the thresholds)")
+	f.Float64Var(&cfg.Epidemic.Factor, "epidemic-rate", simulator.DefaultEpidemicFactor, "epidemic: total calls, times the normal rate")
+	f.Float64Var(&cfg.Epidemic.Days, "epidemic-days", simulator.DefaultEpidemicDays, "epidemic: days it lasts from the start of the measured hours")
+	f.Float64Var(&cfg.Epidemic.FeverShare, "epidemic-fever", simulator.DefaultEpidemicFever, "epidemic: share of the calls that are fever")
 	outbreakCells := f.outbreak(&cfg.Outbreak)
 	return func(context.Context) error {
 		if *dpolicy != "standard" && *dpolicy != "preempt" {

@@ -125,6 +125,8 @@ func (f *flags) rules(cfg *service.Config) {
 	f.DurationVar(&cfg.CoverageSnapshotEvery, "coverage-snapshot", 10*time.Minute, "how often the coverage map is stored in PostgreSQL")
 	f.hospitalRules(&cfg.Hospitals)
 	f.surveillanceRules(&cfg.Surveillance)
+	f.surgeRules(&cfg.Surge)
+	f.BoolVar(&cfg.SurgeAuto, "surge-auto", true, "switch surge mode on (and an automatic one off) by itself at the thresholds")
 	f.after = append(f.after, func() { cfg.MaxRadiusM = *maxR * 1000 })
 }
 
@@ -144,6 +146,13 @@ func (f *flags) surveillanceRules(cfg *surveillance.Config) {
 	f.IntVar(&cfg.WindowHours, "surv-window", surveillance.DefaultWindowHours, "hours of calls each hourly test counts")
 	f.Float64Var(&cfg.CUSUMK, "surv-cusum-k", surveillance.DefaultCUSUMK, "CUSUM: the standardised excess an hour must pass to add to the sum")
 	f.Float64Var(&cfg.CUSUMH, "surv-cusum-h", surveillance.DefaultCUSUMH, "CUSUM: alert when the sum passes this")
+}
+
+// surgeRules are surge mode's rules: serve, demo and simulate take them.
+func (f *flags) surgeRules(r *dispatch.SurgeRules) {
+	f.DurationVar(&r.P4MaxWait, "surge-p4-max-wait", dispatch.DefaultP4MaxWait, "surge mode: the longest a priority-4 call is deferred")
+	f.IntVar(&r.AutoFeverPerHour, "surge-auto-fever", dispatch.DefaultAutoFeverPerHour, "automatic surge mode: fever and infectious calls in the last hour that switch it on (negative: never)")
+	f.Float64Var(&r.AutoOccupancyPct, "surge-auto-occupancy", dispatch.DefaultAutoOccupancyPct, "automatic surge mode: isolation occupancy (designated and Fangcang, percent) that switches it on (negative: never)")
 }
 
 // outbreak is the outbreak scenario's cluster; the function it returns reads -outbreak-cells

@@ -10,7 +10,7 @@ import { loadDetail, renderDetail, addEvent, command, overrideByRank } from './d
 import { setupNewCall, openNewCall, mapClicked, takePending, setupCapacity } from './forms.js';
 import { renderAnalyst } from './analyst.js';
 import { raise, alerts } from './alert.js';
-import { api } from './api.js';
+import { api, showErrors, clearErrors } from './api.js';
 import { startSession, may, session, signOut } from './session.js';
 import { setupAudit, renderAudit } from './audit.js';
 
@@ -63,6 +63,37 @@ function renderKPIs() {
     <span><b>${s.coverage_pct ?? '–'}%</b> covered</span><span title="decision latency p99"><b>${s.decision_latency_p99_ms || '–'}</b> ms p99</span>`;
 }
 
+function renderSurge() {
+  const on = !!state.stats.surge;
+  const b = document.getElementById('surge-btn');
+  b.textContent = on ? 'SURGE MODE' : 'Surge off';
+  b.classList.toggle('on', on);
+  b.disabled = !may('surge');
+}
+
+// setupSurge lets a supervisor switch surge mode, with a reason, from the header.
+function setupSurge() {
+  const dlg = document.getElementById('surge-dialog');
+  const form = dlg.querySelector('form');
+  document.getElementById('surge-btn').addEventListener('click', () => {
+    if (!may('surge')) return;
+    document.getElementById('surge-title').textContent = state.stats.surge ? 'Switch surge mode off' : 'Switch surge mode on';
+    form.reset();
+    clearErrors(form);
+    dlg.showModal();
+  });
+  dlg.querySelector('.cancel').addEventListener('click', () => dlg.close());
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/v1/surge', { on: !state.stats.surge, reason: form.reason.value.trim() });
+      dlg.close();
+    } catch (err) {
+      showErrors(form, err);
+    }
+  });
+}
+
 function renderConn() {
   const el = document.getElementById('conn');
   const role = state.stats.role;
@@ -79,6 +110,7 @@ let unshown = [];
 onChange((d) => {
   if (d.has('calls') || d.has('stats')) renderCallBoard(select);
   if (d.has('calls') || d.has('stats') || d.has('units')) renderKPIs();
+  if (d.has('stats')) renderSurge();
   if (unshown.length) {
     const now = Date.now();
     unshown.forEach((t) => boardLatency.push(now - t));
@@ -174,6 +206,7 @@ async function start() {
   setupMap({ mapClick: (ll) => mapClicked(ll), incidentClick: select });
   pollAlerts();
   setInterval(pollAlerts, 60000);
+  setupSurge();
   document.getElementById('alert-count').addEventListener('click', () => showView('analyst'));
   setupUnitFilters(() => renderUnitBoard());
   setupNewCall();

@@ -171,6 +171,11 @@ func build(dir string) (*city.City, error) {
 		h.Beds = bedsFor(e.name, city.HospitalDesignated, e.beds)
 		c.Hospitals = append(c.Hospitals, h)
 	}
+	for i := range c.Hospitals {
+		if slices.Contains(peaceAndWar, c.Hospitals[i].ID) {
+			c.Hospitals[i].StandbyBeds, c.Hospitals[i].StandbyOpenHours = 1000, 24
+		}
+	}
 	// Stations, district by district, sited over the population proxy of the city so far.
 	for _, d := range districts {
 		c.Stations = append(c.Stations, placeStations(d, districts, c, len(c.Stations))...)
@@ -298,6 +303,12 @@ func loadSites(path string) ([]site, error) {
 	}
 	return out, nil
 }
+
+// peaceAndWar are the four peace-and-war hospitals (平战结合), each keeping 1,000 standby
+// isolation beds that open in a day: the city's plan names four; which four, and the day, are
+// estimates (the two emergency-built hospitals of 2020, kept on standby since, and the two
+// infectious-disease hospitals).
+var peaceAndWar = []string{"H-huoshenshan", "H-leishenshan", "H-jinyintan", "H-feike"}
 
 func kindOf(kinds map[string]bool) city.HospitalKind {
 	switch {
