@@ -23,11 +23,13 @@ export function setupNewCall() {
       category: form.category.value, infectious: form.infectious.checked,
     };
     if (form.address.value.trim()) body.address = form.address.value.trim();
+    // Set before the request: the feed may bring the decided call before the answer comes.
+    pendingSelect = body.call_id;
     try {
       await api('POST', '/v1/calls', body);
-      pendingSelect = body.call_id;
       d.close();
     } catch (err) {
+      pendingSelect = null;
       showErrors(form, err);
     }
   });
