@@ -258,6 +258,14 @@ func (c *City) DistrictAt(p Point) (*District, bool) {
 	return nil, false
 }
 
+// DistrictCode is the code of the district containing p, or "" outside every district.
+func (c *City) DistrictCode(p Point) string {
+	if d, ok := c.DistrictAt(p); ok {
+		return d.Code
+	}
+	return ""
+}
+
 // Population is the sum of the districts' populations.
 func (c *City) Population() int {
 	n := 0
@@ -279,19 +287,14 @@ func NewDistrict(code, name string, population int, central bool, area *geom.Mul
 }
 
 // FleetRatios are a fleet's ratios in China's 2020 pre-hospital guidance: ambulances per
-// 30,000 residents (target 1), and the share of negative-pressure units, percent (target 40).
-func FleetRatios(kinds []contract.UnitKind, population int) (per30k, negativePressurePct float64) {
-	np := 0
-	for _, k := range kinds {
-		if k == contract.KindNegativePressure {
-			np++
-		}
-	}
+// 30,000 residents (target 1), and the share of negative-pressure units, percent (target 40),
+// from the fleet's size and its negative-pressure units.
+func FleetRatios(units, negativePressure, population int) (per30k, negativePressurePct float64) {
 	if population > 0 {
-		per30k = float64(len(kinds)) / (float64(population) / 30000)
+		per30k = float64(units) / (float64(population) / 30000)
 	}
-	if len(kinds) > 0 {
-		negativePressurePct = 100 * float64(np) / float64(len(kinds))
+	if units > 0 {
+		negativePressurePct = 100 * float64(negativePressure) / float64(units)
 	}
 	return per30k, negativePressurePct
 }

@@ -29,12 +29,15 @@ func TestWuhan(t *testing.T) {
 			t.Errorf("station %s at %v is outside every district", s.ID, s.Point)
 			continue
 		}
-		if d.Code != s.District {
+		if d.Code != s.District || c.DistrictCode(s.Point) != s.District {
 			t.Errorf("station %s says district %s, lies in %s", s.ID, s.District, d.Code)
 		}
 		if d.Central {
 			central++
 		}
+	}
+	if got := c.DistrictCode(Point{Lat: 0, Lng: 0}); got != "" {
+		t.Errorf("a point outside every district has district code %q, want none", got)
 	}
 	if central < 65 || central > 75 {
 		t.Errorf("stations in the central districts = %d, want about 70", central)

@@ -78,3 +78,31 @@ func TestNoDecontaminationWithoutAnInfectiousPatientAboard(t *testing.T) {
 		t.Errorf("decontamination switched off (< 0): the unit must be dispatchable at once, got %+v", u)
 	}
 }
+
+// The engine counts its negative-pressure units as they join and as a ping changes a unit's
+// kind: the guidance's share is read from Stats, not from a copy of the fleet.
+func TestNegativePressureUnitsCounted(t *testing.T) {
+	e := newEngine(t)
+	addUnit(t, e, "np", centre, contract.KindNegativePressure)
+	addUnit(t, e, "bls", offset(centre, 500, 0), contract.KindBLS)
+	if st := e.Stats(); st.Units != 2 || st.NegativePressure != 1 {
+		t.Fatalf("two units, one negative-pressure: %+v", st)
+	}
+	ping := func(id string, kind contract.UnitKind, sec int) {
+		t.Helper()
+		if _, err := e.Ping(contract.UnitPing{UnitID: id, At: t0.Add(time.Duration(sec) * time.Second), Lat: centre.Lat, Lng: centre.Lng,
+			Kind: kind, Status: contract.StatusAvailable}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ping("bls", contract.KindNegativePressure, 1) // refitted
+	ping("new", contract.KindNegativePressure, 2) // joins by its first ping
+	if st := e.Stats(); st.Units != 3 || st.NegativePressure != 3 {
+		t.Fatalf("a refit and a new negative-pressure unit: %+v", st)
+	}
+	ping("np", contract.KindALS, 3)
+	ping("np", contract.KindALS, 4) // the same kind again changes nothing
+	if st := e.Stats(); st.NegativePressure != 2 {
+		t.Fatalf("one negative-pressure unit became an ALS: %+v", st)
+	}
+}

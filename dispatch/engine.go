@@ -160,6 +160,7 @@ type Engine struct {
 	changed    map[string]struct{} // units whose state changed since the last DrainDirty
 	moved      map[string]struct{} // units that only moved since the last DrainDirty(true)
 	flagged    int                 // units with FlaggedAt set
+	negPress   int                 // negative-pressure units
 	decon      map[string]struct{} // units with DeconUntil set
 	surge      Surge               // surge mode now
 	calmSince  time.Time           // an automatic surge mode: since when its triggers are calm
@@ -230,6 +231,7 @@ func (e *Engine) AddUnit(u Unit) error {
 	nu.handle = h
 	e.kindOf = append(e.kindOf, kindTag(nu.Kind))
 	e.units[u.ID] = h
+	e.countKind(nu.Kind, 1)
 	if !nu.FlaggedAt.IsZero() {
 		e.flagged++
 	}
@@ -471,12 +473,20 @@ func (e *Engine) Queue() []Incident {
 // Stats counts the engine's state.
 type Stats struct {
 	Units, Available, Flagged, Live, Queued, Decontaminating int
+	NegativePressure                                         int // units of that kind, for the guidance's fleet ratios
 }
 
 // Stats returns the current counts.
 func (e *Engine) Stats() Stats {
 	return Stats{Units: len(e.units), Available: e.index.Len(), Flagged: e.flagged, Live: len(e.incidents), Queued: len(e.queue),
-		Decontaminating: len(e.decon)}
+		Decontaminating: len(e.decon), NegativePressure: e.negPress}
+}
+
+// countKind keeps the count of negative-pressure units as units join or change kind.
+func (e *Engine) countKind(k contract.UnitKind, d int) {
+	if k == contract.KindNegativePressure {
+		e.negPress += d
+	}
 }
 
 // finishedSet remembers the last n finished call ids.

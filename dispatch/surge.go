@@ -147,9 +147,11 @@ func (e *Engine) AutoSurge(now time.Time, occupancyPct float64) (*Surge, []Event
 	return nil, nil
 }
 
-// noteFever keeps the receipt times of the last hour's fever and infectious calls.
+// noteFever keeps the receipt times of the last hour's fever and infectious calls (pruned
+// here too: an engine whose AutoSurge is never called must not keep every receipt).
 func (e *Engine) noteFever(c contract.Call, now time.Time) {
 	if c.NeedsIsolation() {
+		e.pruneFever(now)
 		e.feverAt = append(e.feverAt, now)
 	}
 }
@@ -188,13 +190,20 @@ func (e *Engine) spare() bool { return float64(e.index.Len()) >= spareShare*floa
 
 // deferredDue dispatches the deferred calls that have waited their maximum (or all of them
 // while the fleet has units to spare), oldest first.
+// Out of surge mode no call is deferred (switching off serves them all), so it does nothing.
 func (e *Engine) deferredDue(now time.Time) []Event {
-	var evs []Event
+	if !e.surge.On {
+		return nil
+	}
+	var due []*Incident
 	spare := e.spare()
-	for _, inc := range slices.Clone(e.queue) {
-		if inc.DeferredUntil.IsZero() || (now.Before(inc.DeferredUntil) && !spare) {
-			continue
+	for _, inc := range e.queue {
+		if !inc.DeferredUntil.IsZero() && (spare || !now.Before(inc.DeferredUntil)) {
+			due = append(due, inc)
 		}
+	}
+	var evs []Event
+	for _, inc := range due {
 		inc.DeferredUntil = time.Time{}
 		e.dequeue(inc)
 		evs = e.dispatch(inc, now, ReasonDeferredEnded, evs)

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,19 @@ func TestAutoSurgeOnAndOffByItself(t *testing.T) {
 	surgeOn(t, e, t0.Add(7*time.Hour))
 	if sw, _ := e.AutoSurge(t0.Add(20*time.Hour), 0); sw != nil {
 		t.Fatalf("a supervisor's surge mode went off by itself: %+v", sw)
+	}
+}
+
+// The receipts counted for the automatic switch are the last hour's, also in an engine whose
+// AutoSurge is never called (the service with -surge-auto=false, simulate without surge).
+func TestFeverReceiptsKeptForOneHourOnly(t *testing.T) {
+	e := newEngine(t)
+	for i := range 600 { // ten hours, one fever call a minute
+		c := call(fmt.Sprintf("F%d", i), centre, 3)
+		c.Category = contract.CategoryFever
+		e.Receive(c, t0.Add(time.Duration(i)*time.Minute))
+	}
+	if n := len(e.feverAt); n > 61 {
+		t.Fatalf("the engine keeps %d fever receipts; only the last hour's (61) are needed", n)
 	}
 }

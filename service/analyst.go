@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/sql"
 )
 
@@ -60,6 +63,59 @@ func (s *Service) getKPIs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeError(w, http.StatusServiceUnavailable, "", err.Error())
+}
+
+// guidanceView is the guidance KPIs: the record's shares over the window and the fleet's
+// ratios now.
+type guidanceView struct {
+	sql.Guidance
+	AmbulancesPer30k    float64 `json:"ambulances_per_30k"`
+	NegativePressurePct float64 `json:"negative_pressure_pct"`
+	Decontaminating     int     `json:"units_decontaminating"`
+}
+
+// guidanceNow adds the fleet's ratios, from the engine's published counts, to the record's
+// shares.
+func (s *Service) guidanceNow(g sql.Guidance) guidanceView {
+	st := s.Stats()
+	per30k, np := city.FleetRatios(st.Units, st.NegativePressure, s.cfg.City.Population())
+	return guidanceView{Guidance: g, AmbulancesPer30k: round2(per30k), NegativePressurePct: round1(np),
+		Decontaminating: st.Decontaminating}
+}
+
+// guidanceCache holds the record's guidance shares of the last 24 hours for the metrics.
+type guidanceCache struct {
+	mu sync.Mutex
+	g  sql.Guidance
+	at time.Time // when they were read (wall clock)
+}
+
+// guidanceTTL is how long the metrics' guidance shares are kept before a scrape reads them
+// again; guidanceRead bounds that read, a scrape must not hang on the record.
+const (
+	guidanceTTL  = time.Minute
+	guidanceRead = 2 * time.Second
+)
+
+// guidance24h returns the record's guidance shares of the last 24 hours, read again when a
+// scrape finds them older than guidanceTTL; a failed read keeps the old figures (and is
+// tried again after guidanceTTL).
+func (s *Service) guidance24h() sql.Guidance {
+	c := &s.guidance
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < guidanceTTL {
+		return c.g
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), guidanceRead)
+	defer cancel()
+	if g, err := s.store.GuidanceSince(ctx, s.cfg.Now().Add(-24*time.Hour)); err == nil {
+		c.g = g
+	} else {
+		s.log.Warn("metrics: reading the guidance KPIs from the record (the last figures are kept)", "err", err)
+	}
+	c.at = time.Now()
+	return c.g
 }
 
 func nonNil[T any](v []T) []T {

@@ -93,10 +93,8 @@ func (c *covState) reset(units []dispatch.Unit, now time.Time) {
 	}
 }
 
-func dispatchable(u dispatch.Unit) bool { return u.Dispatchable() }
-
 func (c *covState) applyLocked(u dispatch.Unit) {
-	if dispatchable(u) {
+	if u.Dispatchable() {
 		c.tracker.Set(u.ID, u.Pos)
 	} else {
 		c.tracker.Remove(u.ID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -502,8 +503,17 @@ func TestHTTP(t *testing.T) {
 	}
 	code, v = get("/metrics")
 	text := fmt.Sprint(v["text"])
+	np := 0
+	for _, u := range e.city.Fleet {
+		if u.Kind == contract.KindNegativePressure {
+			np++
+		}
+	}
+	per30k := float64(len(e.city.Fleet)) / (float64(e.city.Population()) / 30000)
 	for _, want := range []string{"ems_calls_total 1", "ems_assignments_total 1", "ems_decision_latency_seconds_bucket",
-		`ems_consumer_lag{topic="ems.calls"} 0`, "ems_queue_length 0"} {
+		`ems_consumer_lag{topic="ems.calls"} 0`, "ems_queue_length 0", "ems_en_route_within_3min_pct ", "ems_within_5km_15min_pct ",
+		fmt.Sprintf("ems_negative_pressure_pct %g\n", math.Round(1000*float64(np)/float64(len(e.city.Fleet)))/10),
+		fmt.Sprintf("ems_ambulances_per_30k %g\n", math.Round(100*per30k)/100)} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}

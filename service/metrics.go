@@ -186,7 +186,8 @@ func histogramQuantile(h prometheus.Histogram, q float64) float64 {
 }
 
 // guidanceGauges registers the KPIs of China's 2020 pre-hospital guidance: the record's
-// shares over the last 24 hours (refreshed every minute) and the fleet's ratios now.
+// shares over the last 24 hours (read again at a scrape when older than a minute) and the
+// fleet's ratios now.
 func (m *metrics) guidanceGauges(g func() guidanceView) {
 	pct := func(p *float64) float64 {
 		if p == nil {

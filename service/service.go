@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		defer s.mu.Unlock()
 		return len(s.hospitals.Overdue(s.cfg.Now()))
 	}, func() (float64, float64) { one, two, _ := s.cov.summary(); return one, two })
-	s.metrics.guidanceGauges(func() guidanceView { return s.guidanceNow(s.guidance.get()) })
+	s.metrics.guidanceGauges(func() guidanceView { return s.guidanceNow(s.guidance24h()) })
 	if err := s.reload(ctx); err != nil {
 		s.close()
 		return nil, err

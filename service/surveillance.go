@@ -4,32 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
-	"github.com/ems120/ems120/sql"
+	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/streams"
 	"github.com/ems120/ems120/surveillance"
 	"github.com/segmentio/kafka-go"
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/geojson"
 	"github.com/uber/h3-go/v4"
 )
 
 // surveillanceGrace is how long after an hour ends its calls are counted: a call recorded a
 // little late still counts in its hour.
 const surveillanceGrace = 2 * time.Minute
-
-// guidanceCache holds the guidance KPIs of the last 24 hours for the metrics, refreshed by
-// the surveillance loop every minute.
-type guidanceCache struct {
-	mu sync.Mutex
-	g  sql.Guidance
-}
-
-func (c *guidanceCache) set(g sql.Guidance) { c.mu.Lock(); c.g = g; c.mu.Unlock() }
-
-func (c *guidanceCache) get() sql.Guidance { c.mu.Lock(); defer c.mu.Unlock(); return c.g }
 
 // runSurveillance tests each hour's fever and infectious calls, read from the record once
 // the hour has ended: its alerts go to the alerts table and, those not recorded before, to
@@ -60,9 +50,6 @@ func (s *Service) runSurveillance(ctx context.Context) error {
 				next = closed
 			}
 		}
-		if g, err := s.store.GuidanceSince(ctx, now.Add(-24*time.Hour)); err == nil {
-			s.guidance.set(g)
-		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -81,7 +68,7 @@ func (s *Service) observeHours(ctx context.Context, det *surveillance.Detector, 
 	tally := surveillance.NewTally(det.Config().Resolution)
 	tally.Start(from)
 	for _, c := range calls {
-		tally.Add(c.At, c.Lat, c.Lng, districtCode(s.cfg.City, c.Lat, c.Lng))
+		tally.Add(c.At, c.Lat, c.Lng, s.cfg.City.DistrictCode(city.Point{Lat: c.Lat, Lng: c.Lng}))
 	}
 	var record []contract.Alert
 	for _, h := range tally.Until(to) {
@@ -111,15 +98,9 @@ func (s *Service) observeHours(ctx context.Context, det *surveillance.Detector, 
 	return nil
 }
 
-func districtCode(c *city.City, lat, lng float64) string {
-	if d, ok := c.DistrictAt(city.Point{Lat: lat, Lng: lng}); ok {
-		return d.Code
-	}
-	return ""
-}
-
 // getAlerts serves the clusters that alerted in the last ?hours (default 24), each as of its
-// latest hour, newest first, with its cells' outlines as GeoJSON for the map.
+// latest hour, newest first; a cell cluster with its hexagons as a GeoJSON MultiPolygon for
+// the map.
 func (s *Service) getAlerts(w http.ResponseWriter, r *http.Request) {
 	since, ok := s.window(w, r)
 	if !ok {
@@ -132,57 +113,34 @@ func (s *Service) getAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]alertView, len(alerts))
 	for i, a := range alerts {
-		out[i] = alertView{Alert: a, Outline: cellOutlines(a.Cells)}
+		out[i] = alertView{Alert: a, Geometry: cellsGeometry(a.Cells)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"since": since, "alerts": out, "count": len(out)})
 }
 
 type alertView struct {
 	contract.Alert
-	Outline [][][2]float64 `json:"outline,omitempty"` // each cell's ring, [lat, lng]
+	Geometry json.RawMessage `json:"geometry,omitempty"` // the cells' hexagons, GeoJSON
 }
 
-// guidanceView is the guidance KPIs: the record's shares over the window and the fleet's
-// ratios now.
-type guidanceView struct {
-	sql.Guidance
-	AmbulancesPer30k    float64 `json:"ambulances_per_30k"`
-	NegativePressurePct float64 `json:"negative_pressure_pct"`
-	Decontaminating     int     `json:"units_decontaminating"`
-}
-
-func (s *Service) guidanceNow(g sql.Guidance) guidanceView {
-	per30k, np := s.fleetRatios()
-	return guidanceView{Guidance: g, AmbulancesPer30k: round2(per30k), NegativePressurePct: round1(np),
-		Decontaminating: s.Stats().Decontaminating}
-}
-
-// fleetRatios are the live fleet's ambulances per 30,000 residents and share of
-// negative-pressure units.
-func (s *Service) fleetRatios() (per30k, npPct float64) {
-	s.mu.Lock()
-	units := s.engine.Units()
-	s.mu.Unlock()
-	kinds := make([]contract.UnitKind, len(units))
-	for i, u := range units {
-		kinds[i] = u.Kind
-	}
-	return city.FleetRatios(kinds, s.cfg.City.Population())
-}
-
-// cellOutlines are H3 cells' rings, [lat, lng], for the console's map.
-func cellOutlines(cells []string) [][][2]float64 {
-	var out [][][2]float64
+// cellsGeometry is H3 cells' hexagons as one GeoJSON MultiPolygon; nil without cells.
+func cellsGeometry(cells []string) json.RawMessage {
+	mp := geom.NewMultiPolygon(geom.XY)
 	for _, c := range cells {
 		var cell h3.Cell
 		if cell.UnmarshalText([]byte(c)) != nil {
 			continue
 		}
-		var ring [][2]float64
-		for _, ll := range h3.CellToBoundary(cell) {
-			ring = append(ring, [2]float64{ll.Lat, ll.Lng})
+		if err := mp.Push(coverage.CellPolygon(cell)); err != nil {
+			return nil
 		}
-		out = append(out, ring)
 	}
-	return out
+	if mp.NumPolygons() == 0 {
+		return nil
+	}
+	b, err := geojson.Marshal(mp)
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -53,7 +53,10 @@ func TestFeverClusterAlert(t *testing.T) {
 	var got struct {
 		Alerts []struct {
 			contract.Alert
-			Outline [][][2]float64 `json:"outline"`
+			Geometry *struct {
+				Type        string           `json:"type"`
+				Coordinates [][][][2]float64 `json:"coordinates"`
+			} `json:"geometry"`
 		} `json:"alerts"`
 	}
 	getJSON(t, e.as("analyst"), "http://"+second.svc.HTTPAddr()+"/v1/alerts", &got)
@@ -61,8 +64,13 @@ func TestFeverClusterAlert(t *testing.T) {
 		t.Fatalf("GET /v1/alerts: %+v", got)
 	}
 	for _, a := range got.Alerts {
-		if a.Level == "cell" && (len(a.Outline) != 1 || len(a.Outline[0]) != 6) {
-			t.Fatalf("a cell cluster's outline is its hexagon: %+v", a)
+		g := a.Geometry
+		switch {
+		case a.Level == "cell" && (g == nil || g.Type != "MultiPolygon" || len(g.Coordinates) != 1 || len(g.Coordinates[0]) != 1 ||
+			len(g.Coordinates[0][0]) != 7 || g.Coordinates[0][0][0] != g.Coordinates[0][0][6] || g.Coordinates[0][0][0][0] < 114):
+			t.Fatalf("a cell cluster's geometry is its hexagon, a closed GeoJSON ring of [lng, lat]: %+v", a)
+		case a.Level == "district" && g != nil:
+			t.Fatalf("a district's alert has no cells to draw (the console draws the district): %+v", a)
 		}
 	}
 	resp, err := e.as("reporter", "H-S01").Get("http://" + second.svc.HTTPAddr() + "/v1/alerts")

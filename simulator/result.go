@@ -134,11 +134,13 @@ func (s *sim) guidanceFigures(sum *results.Summary) {
 	if s.nMeasured > 0 {
 		sum.EnRouteWithin3MinPct = results.F(100 * float64(within) / float64(s.nMeasured))
 	}
-	kinds := make([]contract.UnitKind, len(s.cfg.City.Fleet))
-	for i, u := range s.cfg.City.Fleet {
-		kinds[i] = u.Kind
+	np := 0
+	for _, u := range s.cfg.City.Fleet {
+		if u.Kind == contract.KindNegativePressure {
+			np++
+		}
 	}
-	per30k, npPct := city.FleetRatios(kinds, s.cfg.City.Population())
+	per30k, npPct := city.FleetRatios(len(s.cfg.City.Fleet), np, s.cfg.City.Population())
 	sum.AmbulancesPer30k = results.F2(per30k)
 	sum.NegativePressurePct = results.F(npPct)
 	sum.DecontaminationUnitHours = results.F(s.deconH)

@@ -43,11 +43,7 @@ func (s *sim) count(c contract.Call) {
 	if !surveillance.Counts(c) {
 		return
 	}
-	district := ""
-	if d, ok := s.cfg.City.DistrictAt(city.Point{Lat: c.Lat, Lng: c.Lng}); ok {
-		district = d.Code
-	}
-	s.watch.tally.Add(c.ReceivedAt, c.Lat, c.Lng, district)
+	s.watch.tally.Add(c.ReceivedAt, c.Lat, c.Lng, s.cfg.City.DistrictCode(city.Point{Lat: c.Lat, Lng: c.Lng}))
 }
 
 func (s *sim) observeHours() {
@@ -96,12 +92,10 @@ func (s *sim) injected() *truth {
 	return t
 }
 
+// districtOf is the district of a cell's centre.
 func (s *sim) districtOf(c h3.Cell) string {
 	ll := h3.CellToLatLng(c)
-	if d, ok := s.cfg.City.DistrictAt(city.Point{Lat: ll.Lat, Lng: ll.Lng}); ok {
-		return d.Code
-	}
-	return ""
+	return s.cfg.City.DistrictCode(city.Point{Lat: ll.Lat, Lng: ll.Lng})
 }
 
 // touches reports whether an alert is about the truth's place: one of its cells, a cell of

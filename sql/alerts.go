@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/ems120/ems120/contract"
@@ -127,40 +126,4 @@ func (s *Store) Alerts(ctx context.Context, since time.Time, limit int) ([]contr
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// Guidance is the share of calls received since a time with a unit en route within 3
-// minutes of receipt, and of those assigned whose first unit was inside 5 km / 15 min.
-type Guidance struct {
-	Calls                int      `json:"calls"`
-	EnRouteWithin3MinPct *float64 `json:"en_route_within_3min_pct"`
-	Assigned             int      `json:"assigned"`
-	WithinStandardPct    *float64 `json:"within_5km_15min_pct"`
-}
-
-// GuidanceSince computes Guidance over the calls received since `since` (v_guidance_by_day
-// is the same by local day).
-func (s *Store) GuidanceSince(ctx context.Context, since time.Time) (Guidance, error) {
-	var g Guidance
-	var within3, withinStd int
-	err := s.Pool.QueryRow(ctx, `WITH c AS (SELECT call_id, received_at FROM calls WHERE received_at >= $1),
-		er AS (SELECT e.call_id, min(e.at) AS at FROM incident_events e JOIN c USING (call_id)
-			WHERE e.type = 'en_route' GROUP BY e.call_id),
-		f AS (SELECT DISTINCT ON (a.call_id) a.call_id, a.within_standard FROM assignments a JOIN c USING (call_id)
-			ORDER BY a.call_id, a.seq)
-		SELECT count(*), count(*) FILTER (WHERE er.at - c.received_at <= interval '3 minutes'),
-			count(f.call_id), count(*) FILTER (WHERE f.within_standard)
-		FROM c LEFT JOIN er USING (call_id) LEFT JOIN f USING (call_id)`, since).Scan(&g.Calls, &within3, &g.Assigned, &withinStd)
-	if err != nil {
-		return g, fmt.Errorf("guidance figures: %w", err)
-	}
-	if g.Calls > 0 {
-		v := math.Round(1000*float64(within3)/float64(g.Calls)) / 10
-		g.EnRouteWithin3MinPct = &v
-	}
-	if g.Assigned > 0 {
-		v := math.Round(1000*float64(withinStd)/float64(g.Assigned)) / 10
-		g.WithinStandardPct = &v
-	}
-	return g, nil
 }

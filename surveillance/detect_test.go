@@ -192,6 +192,11 @@ func TestCountsThatMakeNoSenseAreRefused(t *testing.T) {
 			t.Errorf("want an error saying %q, got %v", want, err)
 		}
 	}
+	// The refused hours were five hours after t0; a detector that saw nothing valid yet
+	// must still take t0 as its first hour.
+	if _, err := d.Observe(Hour{Start: t0, Cells: map[h3.Cell]int{centre: 1}}); err != nil {
+		t.Fatalf("a refused hour must change nothing, but an earlier valid one after it is refused: %v", err)
+	}
 	if _, err := d.Observe(Hour{Start: h, Cells: map[h3.Cell]int{centre: 1}}); err != nil {
 		t.Fatalf("a refused hour must change nothing, but the valid one after is refused: %v", err)
 	}

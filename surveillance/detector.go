@@ -125,13 +125,14 @@ func (d *Detector) check(h Hour) (int, error) {
 	if !h.Start.Equal(h.Start.Truncate(time.Hour)) {
 		return 0, fmt.Errorf("surveillance: hour %s does not start on the hour", h.Start.Format(time.RFC3339))
 	}
-	if d.first.IsZero() {
-		d.first = h.Start
+	first := d.first
+	if first.IsZero() {
+		first = h.Start
 	}
-	t := int(h.Start.Sub(d.first) / time.Hour)
+	t := int(h.Start.Sub(first) / time.Hour)
 	if t < d.next {
 		return 0, fmt.Errorf("surveillance: hour %s is already observed or out of order (next is %s)",
-			h.Start.Format(time.RFC3339), d.first.Add(time.Duration(d.next)*time.Hour).Format(time.RFC3339))
+			h.Start.Format(time.RFC3339), first.Add(time.Duration(d.next)*time.Hour).Format(time.RFC3339))
 	}
 	for c, n := range h.Cells {
 		if !c.IsValid() || c.Resolution() != d.cfg.Resolution {
@@ -150,6 +151,7 @@ func (d *Detector) check(h Hour) (int, error) {
 			return 0, fmt.Errorf("surveillance: hour %s: district %s has a negative count (%d)", h.Start.Format(time.RFC3339), k, n)
 		}
 	}
+	d.first = first // only a valid hour sets the origin: a refused one changes nothing
 	return t, nil
 }
 

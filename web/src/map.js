@@ -141,8 +141,8 @@ export function renderAlerts(alerts) {
   alertLayer.clearLayers();
   const tip = (a) => `fever cluster ${esc(a.alert_id)} · ${esc(a.method)} · ${a.observed} calls in ${a.window_hours} h, expected ${a.expected.toFixed(1)} · since ${new Date(a.first_hour).toLocaleString()}`;
   for (const a of alerts) {
-    if (a.outline) {
-      L.polygon(a.outline, { renderer, color: '#b2182b', weight: 2, fillColor: '#ef3b2c', fillOpacity: 0.35, className: 'fever-cluster' })
+    if (a.geometry) {
+      L.geoJSON(a.geometry, { renderer, style: { color: '#b2182b', weight: 2, fillColor: '#ef3b2c', fillOpacity: 0.35, className: 'fever-cluster' } })
         .bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
     } else if (a.district) {
       const f = state.city.districts.features.find((d) => d.properties.code === a.district);
