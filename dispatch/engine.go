@@ -489,6 +489,15 @@ func (e *Engine) countKind(k contract.UnitKind, d int) {
 	}
 }
 
+// setKind changes a unit's kind (a refit, told by its ping).
+func (e *Engine) setKind(u *Unit, k contract.UnitKind) {
+	e.countKind(u.Kind, -1)
+	e.countKind(k, 1)
+	u.Kind = k
+	e.kindOf[u.handle] = kindTag(k)
+	e.markChanged(u)
+}
+
 // finishedSet remembers the last n finished call ids.
 type finishedSet struct {
 	ids  map[string]struct{}

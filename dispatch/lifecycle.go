@@ -216,11 +216,7 @@ func (e *Engine) Ping(p contract.UnitPing, now time.Time) ([]Event, error) {
 		e.markChanged(u)
 	}
 	if p.Kind != "" && p.Kind != u.Kind {
-		e.countKind(u.Kind, -1)
-		e.countKind(p.Kind, 1)
-		u.Kind = p.Kind
-		e.kindOf[u.handle] = kindTag(u.Kind)
-		e.markChanged(u)
+		e.setKind(u, p.Kind)
 	}
 	if !u.FlaggedAt.IsZero() && p.At.After(u.FlaggedAt) {
 		u.FlaggedAt = time.Time{} // it speaks again

@@ -32,7 +32,15 @@ export function showErrors(form, err) {
   const slot = form.querySelector(`.err[data-for="${err.field || ''}"]`) || form.querySelector('.err[data-for=""]');
   if (slot) { slot.textContent = err.message; slot.classList.add('on'); }
   const input = err.field && form.querySelector(`[name="${err.field}"]`);
-  if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    // Once the field is edited its old error no longer describes it.
+    input.addEventListener('input', () => {
+      input.removeAttribute('aria-invalid');
+      if (slot) { slot.textContent = ''; slot.classList.remove('on'); }
+    }, { once: true });
+  }
 }
 
 export function clearErrors(form) {
