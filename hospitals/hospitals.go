@@ -164,14 +164,13 @@ func (h *Hospital) Effective(bed string) Effective {
 
 // Registry holds the hospitals, their beds and the patients on the way.
 type Registry struct {
-	cfg        Config
-	hospitals  []*Hospital
-	byID       map[string]*Hospital
-	booked     map[string]booking // call id → its reserved bed
-	byNeed     map[string][]*Hospital
-	surge      bool      // surge mode: mild fever and infectious patients go to Fangcang shelters
-	standbyDue time.Time // the earliest closed standby beds open; zero when none are due
-	heap       outward   // choose's walk, kept between calls
+	cfg       Config
+	hospitals []*Hospital
+	byID      map[string]*Hospital
+	booked    map[string]booking // call id → its reserved bed
+	byNeed    map[string][]*Hospital
+	surge     bool    // surge mode: mild fever and infectious patients go to Fangcang shelters
+	heap      outward // choose's walk, kept between calls
 }
 
 type booking struct {
@@ -315,7 +314,6 @@ const (
 // bed. A call that has a reservation keeps it (a reassigned ambulance carries the same
 // patient to the same place).
 func (r *Registry) Choose(c contract.Call, at time.Time) Choice {
-	r.OpenStandby(at)
 	if b, ok := r.booked[c.CallID]; ok {
 		return Choice{HospitalID: b.hospital.ID, Bed: b.bed, Reason: ReasonNearest}
 	}
@@ -666,18 +664,6 @@ func (r *Registry) SetSurge(on bool, at time.Time) {
 			h.StandbyOpensAt = time.Time{}
 		}
 	}
-	r.standbyDue = r.nextStandby()
-}
-
-// nextStandby is the earliest time standby beds still closed are due to open, or zero.
-func (r *Registry) nextStandby() time.Time {
-	var due time.Time
-	for _, h := range r.hospitals {
-		if !h.StandbyOpen && !h.StandbyOpensAt.IsZero() && (due.IsZero() || h.StandbyOpensAt.Before(due)) {
-			due = h.StandbyOpensAt
-		}
-	}
-	return due
 }
 
 // Surge reports whether surge mode is on.
@@ -685,12 +671,9 @@ func (r *Registry) Surge() bool { return r.surge }
 
 // OpenStandby opens the standby beds whose time has come, adding them to the hospital's
 // isolation total, and returns those hospitals. (The hospital's next report is the truth
-// again: it counts the beds it has open.)
-// Every choice calls it: it returns at once while no beds are due.
+// again: it counts the beds it has open.) The caller's clock calls it — the service's tick,
+// the simulator's — so that whoever calls it learns what opened; choosing a hospital does not.
 func (r *Registry) OpenStandby(now time.Time) []*Hospital {
-	if r.standbyDue.IsZero() || now.Before(r.standbyDue) {
-		return nil
-	}
 	var opened []*Hospital
 	for _, h := range r.hospitals {
 		if h.StandbyOpensAt.IsZero() || h.StandbyOpen || now.Before(h.StandbyOpensAt) {
@@ -702,7 +685,6 @@ func (r *Registry) OpenStandby(now time.Time) []*Hospital {
 		h.StandbyOpen = true
 		opened = append(opened, h)
 	}
-	r.standbyDue = r.nextStandby()
 	return opened
 }
 

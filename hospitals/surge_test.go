@@ -31,6 +31,10 @@ func TestSurgeSendsMildFeverToFangcangAndOpensStandbyBeds(t *testing.T) {
 	if opened := r.OpenStandby(at.Add(23 * time.Hour)); len(opened) != 0 {
 		t.Fatalf("standby beds open after 24 h, not 23: %v", opened)
 	}
+	// A choice after the time has come leaves the opening to the clock's OpenStandby, which
+	// is how its caller learns what opened (the simulator adds the beds to the truth).
+	late := contract.Call{CallID: "F4", Lat: 30.5928, Lng: 114.3055, Priority: 2, Category: contract.CategoryFever, Infectious: true}
+	r.Choose(late, at.Add(24*time.Hour))
 	if opened := r.OpenStandby(at.Add(24 * time.Hour)); len(opened) != 4 {
 		t.Fatalf("the four peace-and-war hospitals open their standby beds at 24 h: %d opened", len(opened))
 	}

@@ -104,7 +104,7 @@ func (s *Service) guidance24h() sql.Guidance {
 	c := &s.guidance
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < guidanceTTL {
+	if time.Since(c.at) < guidanceTTL { // never read: the zero time is long past
 		return c.g
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), guidanceRead)

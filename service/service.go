@@ -422,6 +422,10 @@ func (s *Service) tick(ctx context.Context) error {
 	every(ctx, s.cfg.TickEvery, func() bool {
 		err := s.decide(context.WithoutCancel(ctx), nil, true, func(now time.Time, r *record) ([]dispatch.Event, error) {
 			evs := s.engine.Tick(now)
+			for _, h := range s.hospitals.OpenStandby(now) {
+				s.log.Warn("standby beds open", "hospital", h.ID, "beds", h.StandbyBeds)
+				s.hospDirty.Store(true)
+			}
 			if s.cfg.SurgeAuto {
 				if sw, more := s.engine.AutoSurge(now, s.hospitals.IsolationOccupancyPct()); sw != nil {
 					r.changes.Surge = append(r.changes.Surge, surgeRow(*sw))

@@ -12,7 +12,7 @@ import (
 
 // A supervisor switches surge mode on with a reason; it is recorded and shown, an operator
 // may not switch it, the same switch twice is refused, and a restarted service is still in
-// surge mode, with the peace-and-war hospitals' standby beds on their way.
+// surge mode, with the peace-and-war hospitals' standby beds on their way, open a day later.
 func TestSurgeModeSwitchedAndKept(t *testing.T) {
 	e := newEnv(t)
 	first := e.startWith(service.Config{AckTimeout: -1})
@@ -73,6 +73,30 @@ func TestSurgeModeSwitchedAndKept(t *testing.T) {
 	}
 	if opening != 4 {
 		t.Fatalf("four peace-and-war hospitals open their standby beds a day after the switch: %d do", opening)
+	}
+	// A day on, the service's own tick opens them: no call needs to choose a hospital first.
+	second.stop()
+	third := e.startWith(service.Config{AckTimeout: -1, Now: func() time.Time { return time.Now().Add(25 * time.Hour) }})
+	base = "http://" + third.svc.HTTPAddr()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var open struct {
+			Hospitals []struct {
+				StandbyOpen bool `json:"standby_open"`
+			} `json:"hospitals"`
+		}
+		getJSON(t, e.as("supervisor"), base+"/v1/hospitals", &open)
+		n := 0
+		for _, h := range open.Hospitals {
+			if h.StandbyOpen {
+				n++
+			}
+		}
+		if n == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a day after the switch %d hospitals have opened their standby beds, want 4", n)
+		}
 	}
 	if code := post("supervisor", `{"on":false,"reason":"over"}`); code != http.StatusOK {
 		t.Fatalf("switch off: %d", code)

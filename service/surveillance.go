@@ -8,13 +8,9 @@ import (
 
 	"github.com/ems120/ems120/city"
 	"github.com/ems120/ems120/contract"
-	"github.com/ems120/ems120/coverage"
 	"github.com/ems120/ems120/streams"
 	"github.com/ems120/ems120/surveillance"
 	"github.com/segmentio/kafka-go"
-	"github.com/twpayne/go-geom"
-	"github.com/twpayne/go-geom/encoding/geojson"
-	"github.com/uber/h3-go/v4"
 )
 
 // surveillanceGrace is how long after an hour ends its calls are counted: a call recorded a
@@ -99,8 +95,7 @@ func (s *Service) observeHours(ctx context.Context, det *surveillance.Detector, 
 }
 
 // getAlerts serves the clusters that alerted in the last ?hours (default 24), each as of its
-// latest hour, newest first; a cell cluster with its hexagons as a GeoJSON MultiPolygon for
-// the map.
+// latest hour, newest first, with the outline recorded with it (GeoJSON) for the map.
 func (s *Service) getAlerts(w http.ResponseWriter, r *http.Request) {
 	since, ok := s.window(w, r)
 	if !ok {
@@ -111,36 +106,5 @@ func (s *Service) getAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "", err.Error())
 		return
 	}
-	out := make([]alertView, len(alerts))
-	for i, a := range alerts {
-		out[i] = alertView{Alert: a, Geometry: cellsGeometry(a.Cells)}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"since": since, "alerts": out, "count": len(out)})
-}
-
-type alertView struct {
-	contract.Alert
-	Geometry json.RawMessage `json:"geometry,omitempty"` // the cells' hexagons, GeoJSON
-}
-
-// cellsGeometry is H3 cells' hexagons as one GeoJSON MultiPolygon; nil without cells.
-func cellsGeometry(cells []string) json.RawMessage {
-	mp := geom.NewMultiPolygon(geom.XY)
-	for _, c := range cells {
-		var cell h3.Cell
-		if cell.UnmarshalText([]byte(c)) != nil {
-			continue
-		}
-		if err := mp.Push(coverage.CellPolygon(cell)); err != nil {
-			return nil
-		}
-	}
-	if mp.NumPolygons() == 0 {
-		return nil
-	}
-	b, err := geojson.Marshal(mp)
-	if err != nil {
-		return nil
-	}
-	return b
+	writeJSON(w, http.StatusOK, map[string]any{"since": since, "alerts": nonNil(alerts), "count": len(alerts)})
 }

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -106,22 +107,33 @@ func cellsGeom(cells []string) ([]byte, error) {
 	return ewkb.Marshal(mp.SetSRID(SRID), binary.LittleEndian)
 }
 
+// AlertRow is a recorded alert with the outline it was recorded with, as GeoJSON: a cell
+// cluster's hexagons, or the district's boundary.
+type AlertRow struct {
+	contract.Alert
+	Geometry json.RawMessage `json:"geometry,omitempty"`
+}
+
 // Alerts returns each cluster that alerted since `since`, as of its latest hour, newest
 // first.
-func (s *Store) Alerts(ctx context.Context, since time.Time, limit int) ([]contract.Alert, error) {
+func (s *Store) Alerts(ctx context.Context, since time.Time, limit int) ([]AlertRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT * FROM (SELECT DISTINCT ON (alert_id) alert_id, hour, method, level, cells,
-			coalesce(district, ''), observed, expected, threshold, score, first_hour, window_hours
+			coalesce(district, ''), observed, expected, threshold, score, first_hour, window_hours, ST_AsGeoJSON(geom, 6)
 		FROM alerts WHERE hour >= $1 ORDER BY alert_id, hour DESC) a ORDER BY hour DESC, alert_id LIMIT $2`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer rows.Close()
-	var out []contract.Alert
+	var out []AlertRow
 	for rows.Next() {
-		var a contract.Alert
+		var a AlertRow
+		var g *string
 		if err := rows.Scan(&a.AlertID, &a.Hour, &a.Method, &a.Level, &a.Cells, &a.District, &a.Observed, &a.Expected,
-			&a.Threshold, &a.Score, &a.FirstHour, &a.WindowHours); err != nil {
+			&a.Threshold, &a.Score, &a.FirstHour, &a.WindowHours, &g); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		if g != nil {
+			a.Geometry = json.RawMessage(*g)
 		}
 		out = append(out, a)
 	}

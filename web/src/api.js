@@ -32,16 +32,17 @@ export function showErrors(form, err) {
   const slot = form.querySelector(`.err[data-for="${err.field || ''}"]`) || form.querySelector('.err[data-for=""]');
   if (slot) { slot.textContent = err.message; slot.classList.add('on'); }
   const input = err.field && form.querySelector(`[name="${err.field}"]`);
-  if (input) {
-    input.setAttribute('aria-invalid', 'true');
-    input.focus();
-    // Once the field is edited its old error no longer describes it.
-    input.addEventListener('input', () => {
-      input.removeAttribute('aria-invalid');
-      if (slot) { slot.textContent = ''; slot.classList.remove('on'); }
-    }, { once: true });
-  }
+  if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
 }
+
+// Once a field is edited its error no longer describes it: one listener for every form.
+document.addEventListener('input', (ev) => {
+  const input = ev.target;
+  if (!input.form || !input.hasAttribute('aria-invalid')) return;
+  input.removeAttribute('aria-invalid');
+  const slot = input.form.querySelector(`.err[data-for="${input.name}"]`);
+  if (slot) { slot.textContent = ''; slot.classList.remove('on'); }
+});
 
 export function clearErrors(form) {
   form.querySelectorAll('.err').forEach((e) => { e.textContent = ''; e.classList.remove('on'); });

@@ -140,14 +140,13 @@ async function toggleCoverage(on) {
 export function renderAlerts(alerts) {
   alertLayer.clearLayers();
   const tip = (a) => `fever cluster ${esc(a.alert_id)} · ${esc(a.method)} · ${a.observed} calls in ${a.window_hours} h, expected ${a.expected.toFixed(1)} · since ${new Date(a.first_hour).toLocaleString()}`;
+  const style = {
+    cell: { color: '#b2182b', weight: 2, fillColor: '#ef3b2c', fillOpacity: 0.35 },
+    district: { color: '#b2182b', weight: 3, dashArray: '8 5', fill: false },
+  };
   for (const a of alerts) {
-    if (a.geometry) {
-      L.geoJSON(a.geometry, { renderer, style: { color: '#b2182b', weight: 2, fillColor: '#ef3b2c', fillOpacity: 0.35, className: 'fever-cluster' } })
-        .bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
-    } else if (a.district) {
-      const f = state.city.districts.features.find((d) => d.properties.code === a.district);
-      if (f) L.geoJSON(f, { style: { color: '#b2182b', weight: 3, dashArray: '8 5', fill: false } }).bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
-    }
+    if (!a.geometry) continue;
+    L.geoJSON(a.geometry, { renderer, style: style[a.level] || style.cell }).bindTooltip(tip(a), { sticky: true }).addTo(alertLayer);
   }
   state.alertShapes = alertLayer.getLayers().length; // the map draws on a canvas: tests count here
 }
